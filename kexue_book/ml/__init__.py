@@ -1,0 +1,1 @@
+"""Classical machine-learning models: one module per idea."""

@@ -1,0 +1,1 @@
+"""Optimisers and training utilities: one module per idea."""

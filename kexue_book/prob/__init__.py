@@ -1,0 +1,1 @@
+"""Probability and geometry: one module per idea."""
