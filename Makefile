@@ -8,12 +8,12 @@ export KEXUE_SCALE ?= ci
 export PYTHONHASHSEED = 0
 export MPLBACKEND = Agg
 
-.PHONY: setup book test test-unit test-notebooks test-site test-browser sync record record-scripts benchmarks clean
+.PHONY: setup book test test-unit test-notebooks test-site browser-deps sync record record-scripts benchmarks clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $(STAMP)
@@ -27,15 +27,28 @@ book: setup
 # ---- tests ---------------------------------------------------------------------------
 test: setup
 	$(MAKE) test-unit test-notebooks test-site
+	@echo "all tests passed"
 
 # pytest exits with 5 when it collects nothing: not a failure of ours.
 test-unit: setup
-	$(BIN)/python -m pytest tests -q || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest tests -q --ignore=tests/browser || [ $$? -eq 5 ]
 
 test-notebooks: setup
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -q --durations=0 book/ || [ $$? -eq 5 ]
 
-test-site: book
+# The strict build, then the built site in headless Chromium with no network.
+test-site: book browser-deps
+	$(BIN)/python -m pytest tests/browser -q
+
+# Debian's chromium for the browser test (root: apt-get; otherwise sudo if available).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
+# Refresh the .ipynb twins of the chapters (for Colab); the unit tests check they are in sync.
+sync: setup
+	$(BIN)/python tools/sync_notebooks.py
 
 # ---- full-scale records --------------------------------------------------------------
 # make record CHAPTER=01-angle-distribution   (runs the chapter at KEXUE_SCALE=full and

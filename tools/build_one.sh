@@ -15,7 +15,7 @@ for slug in "$@"; do
   [ -n "$f" ] || { echo "no chapter book/*/$slug.md"; exit 2; }
   echo "  - file: ${f%.md}" >> "$toc"
 done
-printf "  - file: book/api\n  - file: book/bibliography\n" >> "$toc"
+printf "  - file: book/api\n  - file: book/dashboard\n  - file: book/status\n  - file: book/glossary\n  - file: book/bibliography\n" >> "$toc"
 PATH="$PWD/.venv/bin:$PATH" KEXUE_SCALE="${KEXUE_SCALE:-ci}" MPLBACKEND=Agg \
   .venv/bin/jupyter-book build -W --keep-going --all --toc "$toc" --path-output "$out" .
 echo "built: $out/_build/html/book/"

@@ -1,0 +1,76 @@
+#!/usr/bin/env python
+"""Keep the paired ``.ipynb`` of every chapter in sync with its MyST source (for Colab).
+
+Colab opens only ``.ipynb`` files, so each ``book/<part>/NN-slug.md`` has a committed twin
+``book/<part>/NN-slug.ipynb`` without outputs (Sphinx ignores it: see ``exclude_patterns``).
+
+    python tools/sync_notebooks.py          # write/refresh every twin
+    python tools/sync_notebooks.py --check  # exit 1, naming the files, if any twin is stale
+
+A chapter's first code cell must install the package when it is missing (Colab); the
+check enforces that too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import jupytext
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTALL_MARK = "find_spec(\"kexue_book\")"
+
+
+def chapters() -> list[Path]:
+    return sorted(p for p in (ROOT / "book").glob("*/[0-9][0-9]-*.md"))
+
+
+def render(md: Path) -> str:
+    nb = jupytext.read(md)
+    nb.metadata.pop("jupytext", None)  # the twin is a plain notebook, not a paired file
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return jupytext.writes(nb, fmt="ipynb")
+
+
+def _cells(text: str) -> list:
+    nb = json.loads(text)
+    return [(c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"],
+             c.get("metadata", {}), c.get("outputs", [])) for c in nb["cells"]]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true", help="only check; do not write")
+    args = ap.parse_args()
+    problems = []
+    for md in chapters():
+        nb = jupytext.read(md)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        if not code or INSTALL_MARK not in code[0].source:
+            problems.append(f"{md.relative_to(ROOT)}: the first code cell must install kexue_book when missing")
+        twin = md.with_suffix(".ipynb")
+        want = render(md)
+        if args.check:
+            if not twin.is_file():
+                problems.append(f"{twin.relative_to(ROOT)} is missing (run tools/sync_notebooks.py)")
+            elif _cells(twin.read_text(encoding="utf-8")) != _cells(want):
+                problems.append(f"{twin.relative_to(ROOT)} is out of sync with {md.name} (run tools/sync_notebooks.py)")
+        elif not twin.is_file() or twin.read_text(encoding="utf-8") != want:
+            twin.write_text(want, encoding="utf-8")
+            print(f"wrote {twin.relative_to(ROOT)}")
+    for md in sorted((ROOT / "book").glob("*/*.ipynb")):
+        if not md.with_suffix(".md").is_file():
+            problems.append(f"{md.relative_to(ROOT)} has no MyST source")
+    for p in problems:
+        print(p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
