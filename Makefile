@@ -6,7 +6,6 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.kexue-installed
 export KEXUE_SCALE ?= ci
 export PYTHONHASHSEED = 0
-export MPLBACKEND = Agg
 
 .PHONY: setup book test test-unit test-notebooks test-site browser-deps sync record record-scripts benchmarks clean
 

@@ -259,7 +259,8 @@ def provenance(device: torch.device | None = None, *, started: float | None = No
     commit = dirty = None
     if root is not None and (root / ".git").exists():
         commit = _git(["rev-parse", "HEAD"], root)
-        status = _git(["status", "--porcelain", "--untracked-files=no"], root)
+        # dirty: any change, untracked files included, in what a chapter's numbers depend on
+        status = _git(["status", "--porcelain", "--", "kexue_book", "book", "tools"], root)
         dirty = None if status is None else bool(status)
     if commit is None:
         commit = os.environ.get("KEXUE_GIT_COMMIT") or None

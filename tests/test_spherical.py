@@ -41,10 +41,11 @@ def test_sphere_area_known_values():
     assert math.isfinite(S.log_sphere_area(10**6)) and S.log_sphere_area(10**6) < -1e6
 
 
-@pytest.mark.parametrize("n", [2, 3, 4, 7, 50, 99, 100, 101, 102, 1000, 10**6, 10**12])
+@pytest.mark.parametrize("n", [2, 3, 4, 7, 50, 99, 100, 101, 102, 1000])
 def test_normaliser_is_ratio_of_sphere_areas_and_beta(n):
+    # (the difference of two log-areas loses ~n*1e-16 to cancellation: moderate n only)
     ratio = math.exp(S.log_sphere_area(n - 1) - S.log_sphere_area(n))
-    assert S.angle_normaliser(n) == pytest.approx(ratio, rel=1e-13 * max(1.0, n / 100))
+    assert S.angle_normaliser(n) == pytest.approx(ratio, rel=1e-12)
     a = 0.5 * (n - 1)
     # c_n = 1 / (2^{n-2} B(a, a)), from the change of variables to the Beta law
     log_c = -(n - 2) * math.log(2.0) - special.betaln(a, a)
@@ -190,8 +191,7 @@ def test_cdf_tails_are_accurate():
         ref = float(mpmath.betainc(a, a, 0, x, regularized=True))
         assert 0 < ref < 1e-20
         assert float(S.angle_cdf(t, n)) == pytest.approx(ref, rel=1e-9)
-        # upper tail through symmetry: P(theta <= pi - t) = 1 - ref
-        assert 1.0 - float(S.angle_cdf(math.pi - t, n)) == pytest.approx(ref, rel=1e-9, abs=1e-300)
+        assert float(S.cosine_cdf(-math.cos(t), n)) == pytest.approx(ref, rel=1e-9)
 
 
 def test_cdf_monotone():
@@ -238,7 +238,8 @@ def test_variance_relative_errors_of_approximations():
     # 1/(n-2) is high by ~1/n relative; 1/(n-1) by ~1/(3 n^2)
     for n in (1000, 10**4, 10**5):
         v = S.angle_variance(n)
-        assert n * (S.angle_variance_laplace(n) / v - 1) == pytest.approx(1.0, rel=2.0 / n)
+        # n * relerr = 1 + 7/(3n) + O(n^-2);  n^2 * relerr = 1/3 + O(1/n)
+        assert n * (S.angle_variance_laplace(n) / v - 1) == pytest.approx(1.0 + 7 / (3 * n), rel=5.0 / n**2)
         assert n**2 * (1 / ((n - 1) * v) - 1) == pytest.approx(1 / 3, rel=5.0 / n)
 
 
@@ -250,11 +251,11 @@ def test_asymptotic_expansion():
     assert S.angle_variance_asymptotic(10, 5) == pytest.approx(0.11 + 2 / 3000 - 8 / 15e5, rel=1e-15)
     for n in (20, 50, 100, 1000):
         exact = S.angle_variance(n)
-        # error of each truncation is below the first omitted nonzero term
+        # once the 1/n^2 term is in, the remainder is below the first omitted term
         prev_err = None
-        for order in (1, 2, 3, 5, 7, 9):
+        for order in (2, 3, 5, 7, 9):
             err = abs(S.angle_variance_asymptotic(n, order) - exact)
-            nxt = abs(S.angle_variance_asymptotic(n, order + 2 if order >= 3 else order + 1)
+            nxt = abs(S.angle_variance_asymptotic(n, order + 2 if order >= 3 else 3)
                       - S.angle_variance_asymptotic(n, order))
             assert err <= nxt * (1 + 1e-6) + 1e-17
             if prev_err is not None and prev_err > 1e-17:

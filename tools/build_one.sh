@@ -16,6 +16,6 @@ for slug in "$@"; do
   echo "  - file: ${f%.md}" >> "$toc"
 done
 printf "  - file: book/api\n  - file: book/dashboard\n  - file: book/status\n  - file: book/glossary\n  - file: book/bibliography\n" >> "$toc"
-PATH="$PWD/.venv/bin:$PATH" KEXUE_SCALE="${KEXUE_SCALE:-ci}" MPLBACKEND=Agg \
+PATH="$PWD/.venv/bin:$PATH" KEXUE_SCALE="${KEXUE_SCALE:-ci}" \
   .venv/bin/jupyter-book build -W --keep-going --all --toc "$toc" --path-output "$out" .
 echo "built: $out/_build/html/book/"

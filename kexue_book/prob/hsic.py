@@ -32,8 +32,9 @@ formula implemented here.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -52,6 +53,7 @@ __all__ = [
     "gaussian_kernel",
     "gram",
     "hsic",
+    "hsic_estimates",
     "hsic_gretton",
     "hsic_literal",
     "hsic_permutation_null",
@@ -59,6 +61,7 @@ __all__ = [
     "hsic_u",
     "hsic_v",
     "linear_kernel",
+    "sample_gaussian_pairs",
     "u_center",
 ]
 
@@ -86,7 +89,8 @@ def _as_float_tensor(x: Any, name: str) -> torch.Tensor:
         raise TypeError(f"{name} has dtype {t.dtype}; expected real numbers")
     if not t.is_floating_point():
         t = t.to(torch.float64)
-    if t.numel() and not bool(torch.isfinite(t).all()):
+    # fast path: the sum of finite numbers is finite unless it overflows; check fully only then
+    if t.numel() and not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} contains NaN or Inf; all entries must be finite")
     return t
 
@@ -100,6 +104,22 @@ def _check_positive(value: Any, name: str) -> float:
     return v
 
 
+def _max_asymmetry(K: torch.Tensor, block: int = 128) -> float:
+    """max |K - K^T| over (a batch of) square matrices, by row blocks.
+
+    Comparing row blocks with column blocks keeps the transposed reads cache-friendly and
+    the temporaries at ``block x n`` (a full ``K - K.mT`` is an n x n temporary).
+    """
+    n = K.shape[-1]
+    if n <= 2 * block:
+        return float((K - K.mT).abs().amax())
+    worst = torch.zeros((), dtype=K.dtype, device=K.device)
+    for a in range(0, n, block):
+        blk = K[..., a : a + block, :] - K[..., :, a : a + block].mT
+        worst = torch.maximum(worst, blk.abs_().amax())
+    return float(worst)
+
+
 def _check_gram(K: Any, name: str, min_n: int = 1) -> torch.Tensor:
     """A validated Gram matrix (or batch of them) of shape ``(..., n, n)``."""
     K = _as_float_tensor(K, name)
@@ -109,8 +129,8 @@ def _check_gram(K: Any, name: str, min_n: int = 1) -> torch.Tensor:
     if n < min_n:
         raise ValueError(f"{name} is {n}x{n}; this estimator needs n >= {min_n} samples")
     if K.numel():
-        scale = float(K.abs().amax())
-        asym = float((K - K.transpose(-1, -2)).abs().amax())
+        scale = max(float(K.amax()), -float(K.amin()))
+        asym = _max_asymmetry(K)
         tol = math.sqrt(torch.finfo(K.dtype).eps) * max(scale, 1e-300)
         if asym > tol:
             raise ValueError(f"{name} is not symmetric: max |{name} - {name}^T| = {asym:.3g} > {tol:.3g}")
@@ -152,12 +172,10 @@ def _sq_dists(x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
     same = y is None
     y = x if y is None else y
     if x.shape[-1] <= _BROADCAST_MAX_DIM:
-        # exact: sum of squared coordinate differences (diagonal exactly 0)
-        d2 = torch.zeros(torch.broadcast_shapes(x.shape[:-2], y.shape[:-2]) + (x.shape[-2], y.shape[-2]),
-                         dtype=x.dtype, device=x.device)
-        for c in range(x.shape[-1]):
-            diff = x[..., :, c, None] - y[..., None, :, c]
-            d2 += diff * diff
+        # exact: sum of squared coordinate differences (diagonal exactly 0), in place
+        d2 = (x[..., :, 0, None] - y[..., None, :, 0]).square_()
+        for c in range(1, x.shape[-1]):
+            d2 += (x[..., :, c, None] - y[..., None, :, c]).square_()
         return d2
     xx = (x * x).sum(-1)
     yy = (y * y).sum(-1)
@@ -214,8 +232,7 @@ def gaussian_kernel(x: Any, y: Any = None, sigma: float = 1.0) -> torch.Tensor:
     """
     s = _check_positive(sigma, "sigma")
     xs, ys = _kernel_inputs(x, y)
-    d2 = _sq_dists(xs, ys)
-    return torch.exp(d2.mul_(-1.0 / (s * s)))
+    return _sq_dists(xs, ys).mul_(-1.0 / (s * s)).exp_()
 
 
 def linear_kernel(x: Any, y: Any = None) -> torch.Tensor:
@@ -301,6 +318,17 @@ def gram(x: Any, kernel: str = "gaussian", sigma: float = 1.0) -> torch.Tensor:
     return _KERNEL_FUNCS[kernel](x)
 
 
+def _grams_xy(xs: torch.Tensor, ys: torch.Tensor, kernel_x: str, kernel_y: str | None,
+              sigma_x: float, sigma_y: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+    sx = _check_positive(sigma_x, "sigma_x")
+    sy = sx if sigma_y is None else _check_positive(sigma_y, "sigma_y")
+    if kernel_y is not None and kernel_y not in _KERNEL_FUNCS:
+        raise ValueError(f"kernel_y={kernel_y!r}; expected one of {list(KERNELS)}")
+    if kernel_x not in _KERNEL_FUNCS:
+        raise ValueError(f"kernel_x={kernel_x!r}; expected one of {list(KERNELS)}")
+    return gram(xs, kernel_x, sx), gram(ys, kernel_x if kernel_y is None else kernel_y, sy)
+
+
 # --------------------------------------------------------------------------- centring
 def double_center(K: Any) -> torch.Tensor:
     r"""The doubly centred matrix :math:`HKH`, in :math:`O(n^2)` without forming :math:`H`.
@@ -320,7 +348,9 @@ def double_center(K: Any) -> torch.Tensor:
     row = K.mean(dim=-1, keepdim=True)
     col = K.mean(dim=-2, keepdim=True)
     grand = row.mean(dim=-2, keepdim=True)
-    return K - row - col + grand
+    out = K - row
+    out -= col - grand  # (n,)-sized temporary only
+    return out
 
 
 def u_center(K: Any) -> torch.Tensor:
@@ -347,19 +377,20 @@ def u_center(K: Any) -> torch.Tensor:
     n = K.shape[-1]
     if n < 3:
         raise ValueError(f"K is {n}x{n}; U-centring needs n >= 3")
-    K0 = K.clone()
-    K0.diagonal(dim1=-2, dim2=-1).zero_()
-    row = K0.sum(dim=-1, keepdim=True)
-    col = K0.sum(dim=-2, keepdim=True)
-    total = row.sum(dim=-2, keepdim=True)
-    out = K0 - row / (n - 2) - col / (n - 2) + total / ((n - 1) * (n - 2))
+    diag = K.diagonal(dim1=-2, dim2=-1)
+    row = K.sum(dim=-1) - diag  # off-diagonal row sums
+    col = K.sum(dim=-2) - diag
+    total = row.sum(dim=-1, keepdim=True)
+    out = K - (row / (n - 2))[..., :, None]
+    out -= (col / (n - 2) - total / ((n - 1) * (n - 2)))[..., None, :]
     out.diagonal(dim1=-2, dim2=-1).zero_()
     return out
 
 
 # --------------------------------------------------------------------------- estimators
 def _inner(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    return (A * B).sum(dim=(-2, -1))
+    r""":math:`\sum_{ij} A_{ij}B_{ij}` over the last two dims, without an n x n temporary."""
+    return torch.linalg.vecdot(A.flatten(-2), B.flatten(-2))
 
 
 def hsic_v(K: Any, L: Any) -> torch.Tensor:
@@ -443,6 +474,35 @@ def hsic_u(K: Any, L: Any) -> torch.Tensor:
     return _inner(u_center(K), u_center(L)) / (n * (n - 3))
 
 
+def hsic_estimates(K: Any, L: Any) -> dict[str, torch.Tensor]:
+    r"""All three estimators at once (each Gram matrix validated and centred once).
+
+    Parameters
+    ----------
+    K, L
+        Symmetric Gram matrices of the same samples, shape ``(..., n, n)``, ``n >= 4``.
+
+    Returns
+    -------
+    dict
+        ``{"v": ..., "gretton": ..., "u": ...}``, each of shape ``(...)``; identical to
+        :func:`hsic_v`, :func:`hsic_gretton` and :func:`hsic_u`.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As in :func:`hsic_u`.
+    """
+    K, L = _check_pair(K, L, _MIN_N["u"])
+    n = K.shape[-1]
+    inner_v = _inner(double_center(K), double_center(L))
+    return {
+        "v": inner_v / (n * n),
+        "gretton": inner_v / ((n - 1) * (n - 1)),
+        "u": _inner(u_center(K), u_center(L)) / (n * (n - 3)),
+    }
+
+
 _ESTIMATOR_FUNCS: dict[str, Callable[[Any, Any], torch.Tensor]] = {
     "v": hsic_v,
     "gretton": hsic_gretton,
@@ -495,8 +555,7 @@ def hsic(
     n = xs.shape[-2]
     if n < _MIN_N[est]:
         raise ValueError(f"x and y hold n={n} samples; estimator={est!r} needs n >= {_MIN_N[est]}")
-    K = gram(xs, kernel_x, sigma_x)
-    L = gram(ys, kernel_x if kernel_y is None else kernel_y, sigma_x if sigma_y is None else sigma_y)
+    K, L = _grams_xy(xs, ys, kernel_x, kernel_y, sigma_x, sigma_y)
     return _ESTIMATOR_FUNCS[est](K, L)
 
 
@@ -523,6 +582,24 @@ def _check_num_permutations(num_permutations: Any) -> int:
     if num_permutations < 1:
         raise ValueError(f"num_permutations={num_permutations!r} must be >= 1")
     return int(num_permutations)
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """Run a block with ``n`` torch intra-op threads, restoring the previous count after."""
+    old = torch.get_num_threads()
+    if old != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if old != n:
+            torch.set_num_threads(old)
+
+
+def _use_row_gathers(device: torch.device) -> bool:
+    """Per-permutation row/column gathers (CPU) rather than one batched fancy index (GPU)."""
+    return device.type == "cpu"
 
 
 def hsic_permutation_null(
@@ -577,16 +654,21 @@ def hsic_permutation_null(
         Kc, Lc = double_center(K), double_center(L)
         norm = float(n * n) if est == "v" else float((n - 1) * (n - 1))
     stat = _inner(Kc, Lc) / norm
-    chunk = max(1, min(B, 2**23 // (n * n)))
     null = torch.empty(B, dtype=K.dtype, device=K.device)
-    done = 0
-    while done < B:
-        b = min(chunk, B - done)
-        perms = torch.stack([torch.randperm(n, generator=generator, device=K.device) for _ in range(b)])
-        Lp = Lc[perms[:, :, None], perms[:, None, :]]
-        null[done : done + b] = (Kc * Lp).sum(dim=(-2, -1)) / norm
-        done += b
-    return stat, null
+    perms = [torch.randperm(n, generator=generator, device=K.device) for _ in range(B)]
+    if _use_row_gathers(K.device):
+        # row then column gathers: contiguous, about 3x faster than a batched fancy index on
+        # CPU; single-threaded, since intra-op threads only add overhead to ops this small
+        kflat = Kc.reshape(-1)
+        with _torch_threads(1):
+            for b, p in enumerate(perms):
+                null[b] = torch.dot(kflat, Lc.index_select(0, p).index_select(1, p).reshape(-1))
+    else:
+        chunk = max(1, min(B, 2**25 // (n * n)))
+        for start in range(0, B, chunk):
+            P = torch.stack(perms[start : start + chunk])
+            null[start : start + len(P)] = (Kc * Lc[P[:, :, None], P[:, None, :]]).sum(dim=(-2, -1))
+    return stat, null / norm
 
 
 def hsic_permutation_test(
@@ -639,8 +721,7 @@ def hsic_permutation_test(
     n = xs.shape[0]
     if n < _MIN_N[est]:
         raise ValueError(f"x and y hold n={n} samples; estimator={est!r} needs n >= {_MIN_N[est]}")
-    K = gram(xs, kernel_x, sigma_x)
-    L = gram(ys, kernel_x if kernel_y is None else kernel_y, sigma_x if sigma_y is None else sigma_y)
+    K, L = _grams_xy(xs, ys, kernel_x, kernel_y, sigma_x, sigma_y)
     stat, null = hsic_permutation_null(K, L, B, estimator=est, generator=generator)
     # ties: compare with a relative slack so round-off does not decide them
     slack = 1e-12 * max(abs(float(stat)), float(null.abs().max()), 1e-300)
@@ -909,3 +990,73 @@ def estimator_means(moments: HSICMoments, n: int) -> dict[str, float]:
     )
     v = s_pair / n**2 - 2.0 * s_shared / n**3 + s_four / n**4
     return {"v": v, "gretton": v * n * n / (n - 1) ** 2, "u": moments.hsic}
+
+
+def sample_gaussian_pairs(
+    cov: Any,
+    n: int,
+    batch: tuple[int, ...] = (),
+    *,
+    dim_x: int = 1,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Draw ``n`` pairs :math:`(x, y) \sim N(0, S)` (for each batch index), split into ``x`` and ``y``.
+
+    The covariance may be singular (e.g. :math:`y = x`): samples are
+    :math:`S^{1/2}\varepsilon` with the symmetric square root from an eigendecomposition.
+
+    Parameters
+    ----------
+    cov
+        Covariance :math:`S`, a symmetric PSD ``(d, d)`` matrix, ``d >= 2``.
+    n
+        Pairs per sample, ``>= 1``.
+    batch
+        Leading batch shape (independent samples).
+    dim_x
+        Number of leading coordinates forming ``x``, in ``[1, d-1]``.
+    generator
+        ``torch.Generator``; its device is used when ``device`` is ``None``.
+    device, dtype
+        Where and in which floating dtype to create the samples.
+
+    Returns
+    -------
+    (torch.Tensor, torch.Tensor)
+        ``x`` of shape ``(*batch, n, dim_x)`` and ``y`` of shape ``(*batch, n, d - dim_x)``.
+
+    Raises
+    ------
+    ValueError
+        As in :func:`gaussian_hsic_moments` for ``cov``/``dim_x``; for ``n < 1``, negative
+        batch sizes, or a generator on another device.
+    TypeError
+        If ``n`` or ``batch`` are not integers, ``dtype`` is not floating, or ``generator``
+        is not a generator.
+    """
+    S, p = _check_cov(cov, dim_x)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n={n!r} must be an integer >= 1")
+    if n < 1:
+        raise ValueError(f"n={n!r} must be >= 1")
+    if isinstance(batch, (int, np.integer)) and not isinstance(batch, bool):
+        batch = (int(batch),)
+    if not isinstance(batch, tuple) or not all(isinstance(b, (int, np.integer)) and not isinstance(b, bool)
+                                               for b in batch):
+        raise TypeError(f"batch={batch!r} must be a tuple of integers")
+    if any(b < 0 for b in batch):
+        raise ValueError(f"batch={batch!r} must hold sizes >= 0")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype={dtype!r} must be a floating torch dtype")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    dev = torch.device(device) if device is not None else (generator.device if generator is not None
+                                                            else torch.device("cpu"))
+    _check_generator(generator, dev)
+    w, V = np.linalg.eigh(S)
+    root = torch.as_tensor((V * np.sqrt(np.clip(w, 0.0, None))) @ V.T, dtype=dtype, device=dev)
+    eps = torch.randn(*batch, n, S.shape[0], generator=generator, device=dev, dtype=dtype)
+    z = eps @ root  # root is symmetric: rows are S^{1/2} eps
+    return z[..., :p], z[..., p:]
