@@ -4,8 +4,9 @@
     python benchmarks/bench_random_projection.py [--repeats 15] [--threads N] [--device cpu|cuda]
 
 Same matrices (low rank plus noise), same target rank, same oversampling and the same
-number of power iterations for all three; each timed after one warm-up call, median of
-``--repeats`` runs; ratios are reference time / our time (> 1: ours is faster). The relative
+number of power iterations for all three; one warm-up call each, then ``--repeats`` rounds
+in which the three take turns (so load changes hit all alike); median wall time; ratios are
+reference time / our time (> 1: ours is faster). The relative
 Frobenius error of each rank-k approximation is printed too, divided by that of the exact
 truncated SVD (1.00 = optimal), so speed is never bought with accuracy.
 
@@ -24,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from sklearn.utils.extmath import randomized_svd as sk_randomized_svd
+from threadpoolctl import threadpool_limits
 
 from kexue_book.prob.random_projection import randomized_svd
 
@@ -39,16 +41,20 @@ def low_rank_plus_noise(m: int, n: int, r: int, *, noise: float, dtype: torch.dt
     return mat.to(device=device, dtype=dtype).contiguous()
 
 
-def timed(fn: Callable[[], object], repeats: int, sync: Callable[[], None]) -> float:
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def timed(fns: dict[str, Callable[[], object]], repeats: int, sync: Callable[[], None]) -> dict[str, float]:
+    """Median wall time of each function; the functions take turns in every round, so a
+    change of machine load during the run affects all of them alike."""
+    for fn in fns.values():  # warm-up
         fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    sync()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def rel_err(mat: torch.Tensor, u, s, vh) -> float:
@@ -61,7 +67,8 @@ def rel_err(mat: torch.Tensor, u, s, vh) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=15)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads for torch and NumPy's BLAS (default: the libraries' own)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--rank", type=int, default=20)
     ap.add_argument("--oversample", type=int, default=10)
@@ -70,6 +77,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)  # NumPy's BLAS too, for scikit-learn
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     k, p, q = args.rank, args.oversample, args.power_iters
@@ -85,17 +93,21 @@ def main() -> None:
             opt_s = torch.linalg.svdvals(mat.to(torch.float64))
             opt = float(opt_s[k:].square().sum().sqrt() / opt_s.square().sum().sqrt())
             gen = torch.Generator(device=device).manual_seed(1)
-            ours = lambda: randomized_svd(mat, k, oversample=p, power_iters=q, generator=gen)  # noqa: E731
-            ref = lambda: torch.svd_lowrank(mat, q=k + p, niter=q)  # noqa: E731
-            t_ours, t_torch = timed(ours, args.repeats, sync), timed(ref, args.repeats, sync)
-            e_ours = rel_err(mat, *ours()) / opt
-            ut, st, vt = ref()
-            e_torch = rel_err(mat, ut[:, :k], st[:k], vt[:, :k].mT) / opt
+            fns = {
+                "ours": lambda: randomized_svd(mat, k, oversample=p, power_iters=q, generator=gen),
+                "torch": lambda: torch.svd_lowrank(mat, q=k + p, niter=q),
+            }
             if device.type == "cpu":
                 arr = mat.numpy()
-                skl = lambda: sk_randomized_svd(arr, k, n_oversamples=p, n_iter=q, random_state=0)  # noqa: E731
-                t_skl = timed(skl, args.repeats, sync)
-                e_skl = rel_err(mat, *skl()) / opt
+                fns["sklearn"] = lambda: sk_randomized_svd(arr, k, n_oversamples=p, n_iter=q, random_state=0)
+            t = timed(fns, args.repeats, sync)
+            t_ours, t_torch = t["ours"], t["torch"]
+            e_ours = rel_err(mat, *fns["ours"]()) / opt
+            ut, st, vt = fns["torch"]()
+            e_torch = rel_err(mat, ut[:, :k], st[:k], vt[:, :k].mT) / opt
+            if "sklearn" in t:
+                t_skl = t["sklearn"]
+                e_skl = rel_err(mat, *fns["sklearn"]()) / opt
                 skl_txt, ratio_skl = f"{t_skl * 1e3:10.1f}", f"{t_skl / t_ours:9.2f}"
             else:
                 e_skl, skl_txt, ratio_skl = float("nan"), f"{'-':>10}", f"{'-':>9}"

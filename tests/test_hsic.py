@@ -21,6 +21,20 @@ from kexue_book.prob import hsic as H
 F64 = torch.float64
 
 
+def _close(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> None:
+    """assert_allclose on tensors (torch.testing's first call imports for seconds)."""
+    np.testing.assert_allclose(a.detach().cpu().numpy(), b.detach().cpu().numpy(), rtol=rtol, atol=atol)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These tests use small tensors: intra-op threads only add overhead (restored after)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def _pair(n: int, seed: int = 0, rho: float = 0.6, d: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d, dtype=F64, generator=g)
@@ -117,7 +131,7 @@ def test_kernels_batch_dtype_and_integer_input() -> None:
     Kb = H.gaussian_kernel(xb, sigma=0.7)
     assert Kb.shape == (4, 30, 30) and Kb.dtype == torch.float32
     for b in range(4):
-        torch.testing.assert_close(Kb[b], H.gaussian_kernel(xb[b], sigma=0.7))
+        _close(Kb[b], H.gaussian_kernel(xb[b], sigma=0.7), rtol=1e-6, atol=1e-7)
     Ki = H.linear_kernel([1, 2, 3])
     assert Ki.dtype == F64
     np.testing.assert_array_equal(Ki.numpy(), np.outer([1, 2, 3], [1, 2, 3]))
@@ -156,11 +170,11 @@ def test_centring_helpers() -> None:
     K, _ = _grams(15, seed=4)
     n = 15
     Hm = torch.eye(n, dtype=F64) - 1.0 / n
-    torch.testing.assert_close(H.double_center(K), Hm @ K @ Hm, rtol=0, atol=1e-14)
+    _close(H.double_center(K), Hm @ K @ Hm, rtol=0, atol=1e-14)
     U = H.u_center(K)
     assert torch.all(U.diagonal() == 0)
-    torch.testing.assert_close(U.sum(dim=1), torch.zeros(n, dtype=F64), rtol=0, atol=1e-13)
-    torch.testing.assert_close(U, U.T, rtol=0, atol=1e-15)
+    _close(U.sum(dim=1), torch.zeros(n, dtype=F64), rtol=0, atol=1e-13)
+    _close(U, U.T, rtol=0, atol=1e-15)
 
 
 def test_batched_estimators_equal_loop() -> None:
@@ -171,7 +185,7 @@ def test_batched_estimators_equal_loop() -> None:
         batch = H.hsic(x, y, estimator=est)
         assert batch.shape == (6,)
         loop = torch.stack([H.hsic(x[b], y[b], estimator=est) for b in range(6)])
-        torch.testing.assert_close(batch, loop, rtol=1e-12, atol=1e-15)
+        _close(batch, loop, rtol=1e-12, atol=1e-15)
 
 
 def test_float32_close_to_float64() -> None:
@@ -355,7 +369,7 @@ def test_permutation_batched_path_matches_cpu_path(monkeypatch: pytest.MonkeyPat
     _, a = H.hsic_permutation_null(K, L, 17, generator=torch.Generator().manual_seed(4))
     monkeypatch.setattr(H, "_use_row_gathers", lambda device: False)
     _, b = H.hsic_permutation_null(K, L, 17, generator=torch.Generator().manual_seed(4))
-    torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-16)
+    _close(a, b, rtol=1e-12, atol=1e-16)
 
 
 def test_permutation_test_detects_dependence_and_is_reproducible() -> None:
@@ -603,7 +617,7 @@ def test_sample_gaussian_pairs_covariance_and_shapes() -> None:
     assert np.all(np.abs(emp - S) < 5 * se)
     # singular covariance: y = x exactly
     x1, y1 = H.sample_gaussian_pairs([[1, 1], [1, 1]], 10, generator=torch.Generator().manual_seed(1))
-    torch.testing.assert_close(x1, y1, rtol=1e-12, atol=1e-12)
+    _close(x1, y1, rtol=1e-12, atol=1e-12)
     x2, _ = H.sample_gaussian_pairs(np.eye(2), 5, 3, dtype=torch.float32)
     assert x2.shape == (3, 5, 1) and x2.dtype == torch.float32
 

@@ -74,6 +74,8 @@ def test_gaussian_projection_rejects_bad_types():
         rp.gaussian_projection(3.0, 3)
     with pytest.raises(TypeError, match="out_dim"):
         rp.gaussian_projection(3, True)
+    with pytest.raises(ValueError, match="batch"):
+        rp.gaussian_projection(3, 3, batch=0)
     with pytest.raises(TypeError, match="dtype"):
         rp.gaussian_projection(3, 3, dtype=torch.int64)
 
@@ -312,16 +314,31 @@ def test_distortion_rejects_bad_input():
         rp.max_sq_distance_distortion(x, x, chunk_size=0)
 
 
-def test_jl_distortion_trials_reproducible_and_consistent():
+@pytest.mark.parametrize("kind", ["distance", "inner"])
+def test_jl_distortion_trials_reproducible_and_consistent(kind):
     x = torch.randn(20, 50, generator=gen(11), dtype=F64)
-    a = rp.jl_distortion_trials(x, 30, 4, generator=gen(12))
-    b = rp.jl_distortion_trials(x, 30, 4, generator=gen(12))
+    measure = rp.max_sq_distance_distortion if kind == "distance" else rp.max_inner_product_error
+    a = rp.jl_distortion_trials(x, 30, 4, kind=kind, generator=gen(12))
+    b = rp.jl_distortion_trials(x, 30, 4, kind=kind, generator=gen(12))
     assert a.shape == (4,) and torch.equal(a, b)
-    g = gen(12)
-    first = rp.gaussian_projection(50, 30, generator=g, dtype=F64)
-    assert a[0].item() == pytest.approx(rp.max_sq_distance_distortion(x, x @ first.T), rel=1e-12)
-    inner = rp.jl_distortion_trials(x / x.norm(dim=1, keepdim=True), 30, 2, kind="inner", generator=gen(1))
-    assert torch.all(inner > 0)
+    # one trial at a time: trial k uses the k-th matrix drawn from the generator
+    one = rp.jl_distortion_trials(x, 30, 3, kind=kind, generator=gen(13), batch=1)
+    g = gen(13)
+    for k in range(3):
+        ak = rp.gaussian_projection(50, 30, generator=g, dtype=F64)
+        assert one[k].item() == pytest.approx(measure(x, x @ ak.T), rel=1e-10)
+    # batched: trial k uses the k-th matrix of one batched draw
+    batched = rp.jl_distortion_trials(x, 30, 3, kind=kind, generator=gen(14), batch=3)
+    ab = rp.gaussian_projection(50, 30, generator=gen(14), dtype=F64, batch=3)
+    for k in range(3):
+        assert batched[k].item() == pytest.approx(measure(x, x @ ab[k].T), rel=1e-10)
+
+
+def test_jl_distortion_trials_batch_sizes_agree_in_distribution():
+    x = torch.randn(15, 15, generator=gen(15), dtype=F64)
+    one = rp.jl_distortion_trials(x, 20, 200, generator=gen(16), batch=1).numpy()
+    many = rp.jl_distortion_trials(x, 20, 200, generator=gen(17)).numpy()
+    assert stats.ks_2samp(one, many).pvalue > 1e-3
 
 
 def test_jl_distortion_trials_rejects_bad_input():
@@ -336,6 +353,13 @@ def test_jl_distortion_trials_rejects_bad_input():
         rp.jl_distortion_trials(x[:1], 2, 1)
     with pytest.raises(TypeError, match="dtype"):
         rp.jl_distortion_trials(x, 2, 1, dtype=torch.int32)
+    with pytest.raises(ValueError, match="batch"):
+        rp.jl_distortion_trials(x, 2, 3, batch=0)
+    dup = x.clone()
+    dup[4] = dup[0]
+    for b in (1, 3):
+        with pytest.raises(ValueError, match="duplicate"):
+            rp.jl_distortion_trials(dup, 2, 3, batch=b)
 
 
 def test_jl_guarantee_holds_at_the_bound():

@@ -530,7 +530,8 @@ def measure_peak_memory(fn: Callable[[], Any], device: torch.device | str | None
       running sum of every allocation (+) and free (-) event the CPU allocator reported,
       in time order. Exact for tensor memory (the tests check it on known allocations);
       memory outside torch's allocator is not seen. The profiler costs a few seconds the
-      first time it starts in a process.
+      first time it starts in a process; to keep its start/stop lines off stderr the
+      function sets ``KINETO_LOG_LEVEL=6`` unless the variable is already set.
 
     Parameters
     ----------

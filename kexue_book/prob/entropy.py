@@ -60,18 +60,13 @@ _FLOATS = (torch.float32, torch.float64)
 
 
 class EntropyNormalization(NamedTuple):
-    """Result of :func:`entropy_normalize` with ``return_info=True``.
+    """Result of :func:`entropy_normalize` with ``return_info=True``; its fields are
 
-    Attributes
-    ----------
-    probs
-        The normalised distribution :math:`\\tilde p = \\mathrm{softmax}(\\Gamma z)`, same
-        shape, dtype and device as the input.
-    gamma
-        The total exponent :math:`\\Gamma` per distribution (the batch shape).
-    iterations
-        Entropy evaluations used per distribution (``torch.int64``, the batch shape);
-        the first evaluation is at the starting point :math:`\\Gamma = 1`.
+    * ``probs``: the normalised distribution :math:`\\tilde p = \\mathrm{softmax}(\\Gamma z)`,
+      same shape, dtype and device as the input;
+    * ``gamma``: the total exponent :math:`\\Gamma` per distribution (the batch shape);
+    * ``iterations``: entropy evaluations used per distribution (``torch.int64``, the batch
+      shape); the first evaluation is at the starting point :math:`\\Gamma = 1`.
     """
 
     probs: torch.Tensor
@@ -80,17 +75,12 @@ class EntropyNormalization(NamedTuple):
 
 
 class PostNewtonTrace(NamedTuple):
-    """Result of :func:`post_newton_trace`: the post's iteration, step by step.
+    """Result of :func:`post_newton_trace`, the post's iteration step by step; its fields are
 
-    Attributes
-    ----------
-    entropy
-        Shape ``(n_iter + 1, *batch)``: the entropy of the current distribution before
-        iteration 1, 2, ..., and after the last one. May hold NaN: that is the point.
-    gamma
-        Shape ``(n_iter, *batch)``: the exponent :math:`\\gamma` applied at each iteration.
-    probs
-        The distribution after the last iteration (the input's shape).
+    * ``entropy``, shape ``(n_iter + 1, *batch)``: the entropy of the current distribution
+      before iteration 1, 2, ..., and after the last one (may hold NaN: that is the point);
+    * ``gamma``, shape ``(n_iter, *batch)``: the exponent :math:`\\gamma` of each iteration;
+    * ``probs``: the distribution after the last iteration (the input's shape).
     """
 
     entropy: torch.Tensor
@@ -538,8 +528,8 @@ def entropy_normalize(p: torch.Tensor | None = None, *, logits: torch.Tensor | N
     unique; it exists exactly when :math:`\\log k_{\\max} < \\mathcal H^* <
     \\log|\\mathrm{supp}\\,p|` (E3, see :func:`entropy_range`).
 
-    Methods
-    -------
+    The methods:
+
     ``"safeguarded_newton"`` (default)
         Newton's method in :math:`\\Gamma`, started at :math:`\\Gamma = 1`, on the
         equation :math:`\\log(\\mathcal H(\\Gamma) - \\log k_{\\max}) =
@@ -547,8 +537,10 @@ def entropy_normalize(p: torch.Tensor | None = None, *, logits: torch.Tensor | N
         tail at large :math:`\\Gamma`), with :math:`\\mathcal H' = -\\Gamma\\,
         \\mathrm{Var}(z)` (E5). Every evaluation narrows a bracket
         :math:`[\\Gamma_{lo}, \\Gamma_{hi}] \\subset [0, \\infty]`; a Newton step that
-        leaves it is replaced by doubling (no upper end yet) or by bisection (geometric
-        when :math:`\\Gamma_{lo} > 0`). All in log space, on the support only.
+        leaves it, or that follows a step which did not halve
+        :math:`|\\mathcal H - \\mathcal H^*|`, is replaced by growth (doubling, then
+        squaring, while there is no upper end) or by bisection (geometric when
+        :math:`\\Gamma_{lo} > 0`). All in log space, on the support only.
     ``"bisect"``
         The same bracket with bisection only (a slow reference).
     ``"brentq"``
@@ -578,7 +570,9 @@ def entropy_normalize(p: torch.Tensor | None = None, *, logits: torch.Tensor | N
         Most entropy evaluations per distribution, a positive int.
     tol
         Stop when :math:`|\\mathcal H(\\tilde p) - \\mathcal H^*| \\le` ``tol`` (nats);
-        positive and finite. Default ``1e-10`` for float64 and ``1e-5`` for float32.
+        positive and finite. Default ``1e-12`` for float64 and ``1e-5`` for float32; the
+        returned :math:`\\Gamma` is then accurate to about ``tol`` divided by
+        :math:`\\mathrm{Var}(\\Gamma z)` (relative). Not used by ``"brentq"``.
     return_gamma
         Also return :math:`\\Gamma` (tuple ``(probs, gamma)``).
     return_info
@@ -617,7 +611,7 @@ def entropy_normalize(p: torch.Tensor | None = None, *, logits: torch.Tensor | N
     z, d = _logits_of(p, logits, dim)
     dtype, device = z.dtype, z.device
     if tol is None:
-        tol = 1e-10 if dtype == torch.float64 else 1e-5
+        tol = 1e-12 if dtype == torch.float64 else 1e-5
     if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating, np.integer)) \
             or not math.isfinite(tol) or tol <= 0:
         raise ValueError(f"tol={tol!r} must be a positive finite number")
@@ -721,6 +715,7 @@ def _solve_bracketed(zf: torch.Tensor, supp: torch.Tensor, tgt: torch.Tensor, lo
     hi = torch.full_like(g, math.inf)
     t_act, lo_act, cap = tgt[active], lo_h[active], g_max[active]
     log_excess_t = torch.log(t_act - lo_act)
+    prev_err = torch.full_like(g, math.inf)  # |H - H*| at the previous evaluation
     for k in range(1, max_iter + 1):
         if active.numel() == 0:
             break
@@ -744,10 +739,14 @@ def _solve_bracketed(zf: torch.Tensor, supp: torch.Tensor, tgt: torch.Tensor, lo
                 f"logits differ by less than ~1e-300 times max(1, their spread)); choose a larger target"
             )
         if newton:
-            # Newton in Gamma on log(H - H_inf) = log(H* - H_inf), with dH/dGamma = -W/Gamma (E5)
+            # Newton in Gamma on log(H - H_inf) = log(H* - H_inf), with dH/dGamma = -W/Gamma (E5);
+            # rejected when it leaves the bracket, or when the last step did not halve |H - H*|
+            # (Newton can cycle between the two sides of the root without converging)
             excess = h - lo_act
             cand = g * (1.0 + (torch.log(excess) - log_excess_t) * excess / w)
-            ok = torch.isfinite(cand) & (cand > lo) & (cand < hi) & (cand <= cap)
+            ok = (torch.isfinite(cand) & (cand > lo) & (cand < hi) & (cand <= cap)
+                  & (f.abs() <= 0.5 * prev_err))
+            prev_err = f.abs()
         else:
             cand, ok = g, torch.zeros_like(done)
         grow = torch.minimum(lo * torch.clamp(lo, min=2.0), cap)  # x2, then squaring
@@ -759,6 +758,7 @@ def _solve_bracketed(zf: torch.Tensor, supp: torch.Tensor, tgt: torch.Tensor, lo
         if bool(done.any()):
             keep = ~done
             active, g, lo, hi, cap = active[keep], g[keep], lo[keep], hi[keep], cap[keep]
+            prev_err = prev_err[keep]
             t_act, lo_act, log_excess_t = t_act[keep], lo_act[keep], log_excess_t[keep]
     if active.numel() > 0:
         raise RuntimeError(

@@ -389,8 +389,11 @@ def u_center(K: Any) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- estimators
 def _inner(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    r""":math:`\sum_{ij} A_{ij}B_{ij}` over the last two dims, without an n x n temporary."""
-    return torch.linalg.vecdot(A.flatten(-2), B.flatten(-2))
+    r""":math:`\sum_{ij} A_{ij}B_{ij}` over the last two dims, as BLAS dot products (no temporary)."""
+    a, b = A.flatten(-2), B.flatten(-2)
+    if a.ndim == 1:
+        return torch.dot(a, b)
+    return (a.unsqueeze(-2) @ b.unsqueeze(-1)).squeeze(-1).squeeze(-1)
 
 
 def hsic_v(K: Any, L: Any) -> torch.Tensor:
@@ -563,7 +566,9 @@ def hsic(
 class PermutationTestResult(NamedTuple):
     """Result of :func:`hsic_permutation_test`: the statistic and its permutation p-value."""
 
+    #: The HSIC estimate on the observed pairing.
     statistic: float
+    #: :math:`(1 + \#\{b: T_b \ge T\})/(1 + B)`.
     p_value: float
 
 
@@ -798,29 +803,21 @@ def hsic_literal(K: Any, L: Any, estimator: str = "v") -> float:
 class HSICMoments(NamedTuple):
     r"""The kernel moments that fix HSIC and the means of its estimators.
 
-    With :math:`(x_i, y_i)` i.i.d. copies and kernels of constant diagonal:
-
-    Attributes
-    ----------
-    k_mean
-        :math:`\mathbb E\,k(x_1, x_2)`.
-    l_mean
-        :math:`\mathbb E\,l(y_1, y_2)`.
-    kl_pair
-        :math:`\mathbb E\,k(x_1, x_2)\,l(y_1, y_2)`.
-    kl_shared
-        :math:`\mathbb E\,k(x_1, x_2)\,l(y_1, y_3)`.
-    k_diag
-        :math:`k(x, x)` (1 for the Gaussian kernel).
-    l_diag
-        :math:`l(y, y)`.
+    Here :math:`(x_i, y_i)` are i.i.d. copies of :math:`(x, y)`, and the kernels
+    :math:`k` (on :math:`x`) and :math:`l` (on :math:`y`) have constant diagonals.
     """
 
+    #: :math:`\mathbb E\,k(x_1, x_2)`.
     k_mean: float
+    #: :math:`\mathbb E\,l(y_1, y_2)`.
     l_mean: float
+    #: :math:`\mathbb E\,k(x_1, x_2)\,l(y_1, y_2)` (two independent pairs).
     kl_pair: float
+    #: :math:`\mathbb E\,k(x_1, x_2)\,l(y_1, y_3)` (one pair, :math:`x_2` and :math:`y_3` independent).
     kl_shared: float
+    #: :math:`k(x, x)` (1 for the Gaussian kernel).
     k_diag: float = 1.0
+    #: :math:`l(y, y)`.
     l_diag: float = 1.0
 
     @property

@@ -279,11 +279,13 @@ def kernel_abs_moment(kernel: Kernel = "gaussian", width: float = 1.0, p: float 
 # --------------------------------------------------------------------------- mollify (E2)
 def _nodes(kernel: str, nodes: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Quadrature points u_i of the unit-width kernel and weights w_i (sum 1): E f(x - Y) ~ sum w_i f(x - u_i)."""
+    from scipy.special import roots_hermite, roots_legendre  # stable for large n (numpy's overflow)
+
     if kernel == "gaussian":
-        z, w = np.polynomial.hermite.hermgauss(nodes)
+        z, w = roots_hermite(nodes)
         u, wt = _SQRT2 * z, w / math.sqrt(math.pi)
     else:
-        q, w = np.polynomial.legendre.leggauss(nodes)
+        q, w = roots_legendre(nodes)
         pr, wt = (q + 1.0) / 2.0, w / 2.0
         if kernel == "logistic":
             u = np.log(pr) - np.log1p(-pr)  # logit: the logistic quantile function
@@ -309,7 +311,9 @@ def mollify(
     logistic and Lorentzian kernels (:math:`Y = \\operatorname{logit} p` and
     :math:`Y = \\tan(\\pi(p - 1/2))`). Smooth ``f`` converge quickly; a kink (ReLU) or a jump
     (floor) makes the error decay only algebraically in ``nodes`` (about ``5e-3`` for ReLU
-    with the Gaussian rule at 64 nodes): use the closed forms of this module when they exist.
+    with the Gaussian rule at 64 nodes), and a jump turns into a staircase with one step per
+    node. Use the closed forms of this module when they exist (a jump of height 1 at ``c``
+    is exactly ``kernel_cdf(x - c, kernel, width)``).
 
     Parameters
     ----------
@@ -343,8 +347,10 @@ def mollify(
     ValueError
         Unknown ``kernel``; ``width`` not finite and > 0; ``nodes`` outside ``[2, 1024]``;
         ``growth`` negative or not finite; the Lorentzian kernel with ``growth >= 1`` or an
-        ``f`` that grows that fast; a non-finite result at finite ``x`` (the integral
-        diverges, e.g. ``exp(y**2)`` against the Gaussian kernel).
+        ``f`` that grows that fast; a non-finite result at finite ``x`` (``f`` overflowed at the
+        nodes, e.g. ``exp(y**4)``). ``f`` is trusted to grow at most polynomially: a faster
+        growth that stays finite at the nodes (``exp(y**2)`` with the Gaussian kernel) is
+        not detected.
     TypeError
         If ``f`` is not callable or does not return a tensor of the right shape.
     """
@@ -437,25 +443,26 @@ def smooth_relu_logistic(x: Any, t: float = 1.0) -> torch.Tensor:
     return F.softplus(x, beta=t, threshold=threshold)
 
 
-def _h_gauss(z: torch.Tensor) -> torch.Tensor:
-    """:math:`h(z) = z\\Phi(z) + \\varphi(z) = \\int_{-\\infty}^z \\Phi`, accurate for very negative z.
+def _h_neg(y: torch.Tensor) -> torch.Tensor:
+    """:math:`h(-y) = \\varphi(y) - y\\,\\Phi(-y)` for :math:`y \\ge 0`, where :math:`h(z) = z\\Phi(z) + \\varphi(z)`.
 
-    For :math:`z \\ge -2` the direct formula loses at most a factor 4 to cancellation. Below,
-    :math:`h(-y) = \\varphi(y)(1 - yR(y))` with the Mills ratio
+    The two terms nearly cancel for large :math:`y` (the value is about
+    :math:`\\varphi(y)/y^2`). For :math:`y \\le 2` the direct formula loses at most a factor 5.
+    Beyond, :math:`h(-y) = \\varphi(y)(1 - yR(y))` with the Mills ratio
     :math:`R(y) = \\sqrt{\\pi/2}\\operatorname{erfcx}(y/\\sqrt2)` for :math:`y \\le 10`, and
-    Laplace's continued fraction :math:`R(y) = 1/T_1`, :math:`T_k = y + k/T_{k+1}`, which gives
-    :math:`1 - yR(y) = 1/(T_1 T_2)` with no cancellation at all, for :math:`y > 10` (20 levels
-    reach float64 accuracy there). The relative error stays within a few times
-    :math:`z^2\\epsilon`, the condition number of :math:`h` itself.
+    Laplace's continued fraction :math:`R(y) = 1/T_1`, :math:`T_k = y + k/T_{k+1}`, for
+    :math:`y > 10`: then :math:`1 - yR(y) = 1/(T_1 T_2)`, with no cancellation at all (20
+    levels reach float64 accuracy there). The relative error stays within a few times
+    :math:`y^2\\epsilon`, the condition number of the function itself.
     """
-    out = z * _ndtr(z) + torch.exp(-0.5 * z * z) / _SQRT2PI
-    m = z < -2.0
+    out = torch.exp(-0.5 * y * y) / _SQRT2PI - y * _ndtr(-y)
+    m = y > 2.0
     if bool(m.any()):
-        y = -z[m]
-        yn = torch.clamp(y, max=10.0)
+        ym = y[m]
+        yn = torch.clamp(ym, max=10.0)
         mills = math.sqrt(math.pi / 2) * torch.special.erfcx(yn / _SQRT2)
         near = torch.exp(-0.5 * yn * yn) / _SQRT2PI * (1.0 - yn * mills)
-        yf = torch.clamp(y, min=10.0)
+        yf = torch.clamp(ym, min=10.0)
         tk = yf.clone()
         t2 = yf
         for k in range(20, 0, -1):
@@ -463,7 +470,7 @@ def _h_gauss(z: torch.Tensor) -> torch.Tensor:
             if k == 2:
                 t2 = tk
         far = torch.exp(-0.5 * yf * yf) / _SQRT2PI / (tk * t2)
-        out[m] = torch.where(y <= 10.0, near, far)
+        out[m] = torch.where(ym <= 10.0, near, far)
     return out
 
 
@@ -474,8 +481,8 @@ class _SmoothReluGaussian(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, sigma: float) -> torch.Tensor:  # type: ignore[override]
         ctx.save_for_backward(x)
         ctx.sigma = sigma
-        with torch.no_grad():
-            return sigma * _h_gauss(x / sigma)
+        # h(z) = z + h(-z): relu(x) plus a non-negative correction, accurate on both sides
+        return torch.relu(x) + sigma * _h_neg(x.abs() / sigma)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
@@ -494,9 +501,11 @@ def smooth_relu_gaussian(x: Any, sigma: float = 1.0) -> torch.Tensor:
     with :math:`\\Phi, \\varphi` the standard normal CDF and density; its derivative is
     :math:`\\Phi(x/\\sigma)`. For :math:`x < 0` the two terms nearly cancel (the value is
     about :math:`\\sigma\\varphi(z)/z^2`, :math:`z = x/\\sigma`), so the left tail is evaluated
-    through the Mills ratio (``erfcx``) and, below :math:`z=-10`, Laplace's continued
-    fraction: the relative error stays within a few times :math:`z^2\\epsilon` (the
-    condition number of the function itself) down to underflow. Autograd uses the
+    as :math:`\\mathrm{relu}(x) + \\sigma\\,h(-|x|/\\sigma)` (from :math:`h(z) = z + h(-z)`),
+    with :math:`h(-y)` computed through the Mills ratio (``erfcx``) and, beyond :math:`y=10`,
+    Laplace's continued fraction: the relative error stays within a few times
+    :math:`z^2\\epsilon` (the condition number of the function itself) down to underflow,
+    and the result is never below ``relu(x)``. Autograd uses the
     exact derivative :math:`\\Phi(x/\\sigma)` (twice differentiable).
 
     Parameters

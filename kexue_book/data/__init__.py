@@ -1,0 +1,1 @@
+"""Data loading: safe random state and sharding in ``DataLoader`` worker processes."""
