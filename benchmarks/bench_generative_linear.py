@@ -7,8 +7,8 @@ Times ``kexue_book.ml.generative_linear.analytic_softmax`` against
 float64 data: synthetic Gaussian classes (n=20000, d=256, k=10) and scikit-learn's digits
 (1797 x 64, 10 classes; constant pixels make the pooled covariance singular, so both use
 shrinkage 0.1, and also Ledoit-Wolf shrinkage 'auto'). Both get the same thread budget
-(torch intra-op threads and the BLAS thread pool set to the usable CPUs). One warm-up run,
-then the median of ``--repeats`` runs; the results are also checked to agree.
+(torch intra-op threads and the BLAS thread pool set to the usable CPUs). One warm-up run
+each, then the median of ``--repeats`` interleaved runs; the results are also checked to agree.
 """
 
 from __future__ import annotations
@@ -27,14 +27,21 @@ from kexue_book.ml.generative_linear import analytic_softmax, sample_gaussian_cl
 from kexue_book.runtime import cpu_budget
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def median_times(fns, repeats: int) -> list[float]:
+    """Median wall time of each function: one warm-up each, then ``repeats`` interleaved rounds.
+
+    Interleaving (a, b, a, b, ...) exposes both to the same machine load, which matters on a
+    shared CPU.
+    """
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return [statistics.median(ts) for ts in times]
 
 
 def synthetic(n: int, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -59,7 +66,7 @@ def main() -> None:
         ("digits 1797x64 k=10, shrinkage=0.1", Xd, yd, 0.1),
         ("digits 1797x64 k=10, shrinkage='auto'", Xd, yd, "auto"),
     ]
-    print(f"threads: torch {threads}, BLAS {threads}; median of {args.repeats} after one warm-up")
+    print(f"threads: torch {threads}, BLAS {threads}; median of {args.repeats} interleaved runs after a warm-up")
     print(f"{'case':<40} {'kexue_book':>12} {'sklearn lsqr':>13} {'sklearn/ours':>13} {'max rel diff':>13}")
     with threadpool_limits(threads):
         for name, X, y, shrink in cases:
@@ -69,7 +76,7 @@ def main() -> None:
             def ref():
                 return LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrink).fit(X, y)
 
-            t_ours, t_ref = median_time(ours, args.repeats), median_time(ref, args.repeats)
+            t_ours, t_ref = median_times([ours, ref], args.repeats)
             W, _ = ours()
             coef = ref().coef_
             rel = float(np.abs(W.numpy().T - coef).max() / np.abs(coef).max())
@@ -82,7 +89,7 @@ def main() -> None:
                     torch.cuda.synchronize()
                     return out
 
-                t_gpu = median_time(ours_cuda, args.repeats)
+                (t_gpu,) = median_times([ours_cuda], args.repeats)
                 print(f"{'  same, ours on ' + torch.cuda.get_device_name(0)[:22]:<40} {t_gpu * 1e3:>10.2f}ms "
                       f"{t_ref * 1e3:>11.2f}ms {t_ref / t_gpu:>12.1f}x   (GPU vs CPU)")
 

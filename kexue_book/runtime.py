@@ -17,8 +17,8 @@ Environment variables
     Overrides the device (``cpu``, ``cuda``, ``cuda:1``, ...). By default CUDA is used
     when available, the CPU otherwise.
 ``KEXUE_THREADS``
-    Overrides the number of torch intra-op threads (default: the CPUs this process may
-    actually use, at most 8).
+    Overrides the number of torch intra-op threads (default: 1 on machines with at most
+    two usable CPUs, else the usable CPUs, at most 8).
 ``KEXUE_GIT_COMMIT``
     Commit recorded in provenance when the working tree has no ``.git`` (e.g. on a
     device machine that received a copy of the tree).
@@ -173,9 +173,12 @@ def set_threads(n: int | None = None) -> int:
     Parameters
     ----------
     n
-        Threads to use. ``None`` reads ``KEXUE_THREADS``, else uses
-        ``min(cpu_budget(), 8)``: on a small shared machine torch's default (the host's
-        core count) oversubscribes the CPUs and makes small operations many times slower.
+        Threads to use. ``None`` reads ``KEXUE_THREADS``, else uses one thread when at
+        most two CPUs are usable and ``min(cpu_budget(), 8)`` otherwise. On a small shared
+        machine torch's default (the host's core count) oversubscribes the CPUs and makes
+        small operations many times slower; on two busy cores even two threads made a
+        small training loop ~30x slower in CPU time than one (measured while writing
+        chapter 24), while the chapters' CI-scale work gains little from a second thread.
 
     Raises
     ------
@@ -190,10 +193,17 @@ def set_threads(n: int | None = None) -> int:
             except ValueError as exc:
                 raise ValueError(f"KEXUE_THREADS={raw!r} is not a positive integer") from exc
         else:
-            n = min(cpu_budget(), 8)
+            budget = cpu_budget()
+            n = 1 if budget <= 2 else min(budget, 8)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n={n!r}: the thread count must be a positive integer")
     torch.set_num_threads(int(n))
+    try:  # the BLAS/OpenMP pools behind NumPy, SciPy and scikit-learn get the same budget
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=int(n))
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
     return int(n)
 
 

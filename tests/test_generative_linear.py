@@ -215,6 +215,13 @@ def test_adam_first_step_is_lr_times_sign_of_autograd_gradient():
         torch.testing.assert_close(new, expected, rtol=0, atol=1e-9)
 
 
+def test_huge_finite_entries_are_not_mistaken_for_inf():
+    """The finiteness check sums first; a sum that overflows must not reject finite data."""
+    X = torch.tensor([[1e308, 1.0], [1e308, 2.0], [-1e308, 0.5], [1e308, 3.0]], dtype=torch.float64)
+    P = gl.lda_posterior(X, torch.zeros(2, 2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64))
+    torch.testing.assert_close(P, torch.full((4, 2), 0.5, dtype=torch.float64))
+
+
 def test_float32_and_numpy_inputs():
     X, y, _, _ = _toy()
     W64, b64 = gl.analytic_softmax(X, y)

@@ -620,6 +620,8 @@ def test_sample_gaussian_pairs_covariance_and_shapes() -> None:
     _close(x1, y1, rtol=1e-12, atol=1e-12)
     x2, _ = H.sample_gaussian_pairs(np.eye(2), 5, 3, dtype=torch.float32)
     assert x2.shape == (3, 5, 1) and x2.dtype == torch.float32
+    x3, _ = H.sample_gaussian_pairs(np.eye(2), 4, [2, 3])
+    assert x3.shape == (2, 3, 4, 1)
 
 
 def test_sample_gaussian_pairs_bad_inputs() -> None:

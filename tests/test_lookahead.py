@@ -153,7 +153,7 @@ def test_closure_supported_and_lbfgs():
         loss.backward()
         return loss
 
-    assert float(opt2.step(closure2)) == pytest.approx(float(nn.functional.mse_loss(_model()(x), y)))
+    assert opt2.step(closure2).item() == pytest.approx(nn.functional.mse_loss(_model()(x), y).item())
 
 
 def test_add_param_group_reaches_inner():

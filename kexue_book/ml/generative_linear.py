@@ -69,7 +69,9 @@ def _as_float(x: Any, name: str, ndim: int | tuple[int, ...]) -> torch.Tensor:
         raise TypeError(f"{name} must hold real numbers, got dtype {t.dtype}")
     if not t.is_floating_point():
         t = t.to(torch.float64)
-    if t.numel() and not bool(torch.isfinite(t).all()):
+    # one reduction instead of an elementwise mask: a NaN or Inf entry makes the sum non-finite
+    # (the full check then only runs to rule out an overflow of the sum of finite entries)
+    if t.numel() and not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} contains NaN or Inf; all entries must be finite")
     return t
 
@@ -127,15 +129,27 @@ def _check_priors(priors: Any, k: int, like: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- linear algebra
-def _check_not_constant(X: torch.Tensor, var: torch.Tensor, what: str, hint: str) -> None:
+def _gram(R: torch.Tensor) -> torch.Tensor:
+    """``R.T @ R``, through NumPy's symmetric rank-k update on the CPU (half the work of a GEMM).
+
+    NumPy recognises ``A.T @ A`` and calls BLAS ``syrk``; torch always runs a full GEMM. On
+    other devices, or when gradients are needed, the plain torch product is used.
+    """
+    if R.device.type == "cpu" and not R.requires_grad and R.dtype in (torch.float32, torch.float64):
+        Rn = R.contiguous().numpy()
+        return torch.from_numpy(Rn.T @ Rn)
+    return R.T @ R
+
+
+def _check_not_constant(X: torch.Tensor, var: torch.Tensor, scale: torch.Tensor, what: str, hint: str) -> None:
     """Refuse features whose variance is at the rounding level of their values.
 
     A constant column whose mean is not exactly representable leaves a tiny non-zero
     "variance" of order :math:`(\\varepsilon\\max|x|)^2`; inverting it would give huge,
-    meaningless weights instead of an error.
+    meaningless weights instead of an error. ``scale`` is the magnitude of the feature
+    (for a constant feature, the absolute value of its (class) means).
     """
     n = X.shape[0]
-    scale = X.abs().amax(0)
     tiny = (n * torch.finfo(X.dtype).eps * scale) ** 2
     bad = torch.nonzero(var <= tiny).flatten()
     if bad.numel():
@@ -185,7 +199,7 @@ def _ledoit_wolf_standardised(Xc: torch.Tensor, mean: torch.Tensor) -> torch.Ten
     constant = var <= n * eps * var + (n * mean.abs() * eps) ** 2
     scale = torch.where(constant, torch.ones_like(var), var.sqrt())
     Z = Xc / scale
-    emp = Z.T @ Z / n
+    emp = _gram(Z) / n
     tr = torch.diagonal(emp).sum()
     mu = tr / d
     beta_ = Z.pow(2).sum(1).pow(2).sum()  # sum_n ||z_n||^4 = sum of entries of (Z**2)^T (Z**2)
@@ -240,9 +254,9 @@ def gaussian_linear_regression(X: torch.Tensor, Y: torch.Tensor, *, ridge: float
     Y2 = Yt[:, None] if vec else Yt
     mx, my = X.mean(0), Y2.mean(0)
     Xc, Yc = X - mx, Y2 - my
-    Sxx = Xc.T @ Xc / n
+    Sxx = _gram(Xc) / n
     if not ridge:
-        _check_not_constant(X, torch.diagonal(Sxx), "input covariance Sigma_xx", "pass ridge > 0")
+        _check_not_constant(X, torch.diagonal(Sxx), mx.abs(), "input covariance Sigma_xx", "pass ridge > 0")
     if ridge:
         Sxx = Sxx + ridge * torch.eye(d, dtype=X.dtype, device=X.device)
     Sxy = Xc.T @ Yc / n
@@ -357,17 +371,18 @@ def class_statistics(X: torch.Tensor, y: torch.Tensor, num_classes: int | None =
     p = freq if priors is None else _check_priors(priors, k, X)
     sums = torch.zeros(k, d, dtype=X.dtype, device=X.device).index_add_(0, yt, X)
     means = sums / counts.to(X.dtype)[:, None]
-    R = X - means[yt]
+    R = torch.index_select(means, 0, yt)
+    torch.sub(X, R, out=R)  # R = X - means[y], one allocation (they dominate on the CPU)
     if shrinkage == "auto":
         cov = torch.zeros(d, d, dtype=X.dtype, device=X.device)
         for i in range(k):
             cov = cov + p[i] * _ledoit_wolf_standardised(R[yt == i], means[i])
         return means, p, cov
     if priors is None:  # p_i = N_i / N: the within-class scatter over N
-        cov = R.T @ R / n
+        cov = _gram(R) / n
     else:  # sum_i p_i S_i with S_i = R_i^T R_i / N_i: weight every row by sqrt(p_i / N_i)
         Rw = R * (p / counts.to(X.dtype)).sqrt()[yt][:, None]
-        cov = Rw.T @ Rw
+        cov = _gram(Rw)
     if shrinkage:
         mu = torch.diagonal(cov).sum() / d
         cov = (1 - shrinkage) * cov
@@ -497,7 +512,7 @@ def analytic_softmax(X: torch.Tensor, y: torch.Tensor, num_classes: int | None =
                 f"the pooled covariance is singular: it has rank at most n - k = {n - k} < d = {d}; "
                 + _SINGULAR_HINT
             )
-        _check_not_constant(X, torch.diagonal(cov), "pooled covariance", _SINGULAR_HINT)
+        _check_not_constant(X, torch.diagonal(cov), means.abs().amax(0), "pooled covariance", _SINGULAR_HINT)
     if ridge:
         cov = cov + ridge * torch.eye(d, dtype=X.dtype, device=X.device)
     return _weights(means, cov, p, hint=_SINGULAR_HINT)

@@ -1011,7 +1011,7 @@ def sample_gaussian_pairs(
     n
         Pairs per sample, ``>= 1``.
     batch
-        Leading batch shape (independent samples).
+        Leading batch shape (independent samples): a tuple (or list) of sizes, or one int.
     dim_x
         Number of leading coordinates forming ``x``, in ``[1, d-1]``.
     generator
@@ -1040,6 +1040,8 @@ def sample_gaussian_pairs(
         raise ValueError(f"n={n!r} must be >= 1")
     if isinstance(batch, (int, np.integer)) and not isinstance(batch, bool):
         batch = (int(batch),)
+    if isinstance(batch, (list, torch.Size)):
+        batch = tuple(batch)
     if not isinstance(batch, tuple) or not all(isinstance(b, (int, np.integer)) and not isinstance(b, bool)
                                                for b in batch):
         raise TypeError(f"batch={batch!r} must be a tuple of integers")
