@@ -209,6 +209,9 @@ def _started(app) -> None:
 
 
 def setup(app):
+    # Load MathJax on every page, not only on pages whose body has math: chapter titles
+    # with math appear in the navigation sidebar of every page and must be typeset there too.
+    app.set_html_assets_policy("always")
     app.add_directive("kexue-chapter-map", ChapterMap)
     app.add_directive("kexue-dashboard", Dashboard)
     app.add_directive("kexue-status", Status)
