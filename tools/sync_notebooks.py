@@ -31,7 +31,8 @@ def chapters() -> list[Path]:
 def render(md: Path) -> str:
     nb = jupytext.read(md)
     nb.metadata.pop("jupytext", None)  # the twin is a plain notebook, not a paired file
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:03d}"  # stable ids: a re-sync of an unchanged chapter changes nothing
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
