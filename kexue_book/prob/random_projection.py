@@ -943,7 +943,7 @@ def randomized_svd(
 
     1. draw :math:`\Omega \in \mathbb{R}^{n\times\ell}` Gaussian and form :math:`Y = M\Omega`;
     2. optionally ``power_iters`` times :math:`Y \leftarrow M (M^\top Y)`, re-orthonormalising
-       after each product (subspace iteration);
+       after each product by Householder QR (subspace iteration, stable for any spectrum);
     3. :math:`Q = \mathrm{orth}(Y)` (Householder QR), :math:`B = Q^\top M`;
     4. :math:`B = \tilde U \Sigma V_h` (small exact SVD), :math:`U = Q\tilde U`; keep ``rank`` terms.
 
@@ -995,9 +995,9 @@ def randomized_svd(
     omega_t = torch.randn(ell, n, generator=generator, device=a.device, dtype=a.dtype)
     yt = omega_t @ a.mT  # (M Omega)^T
     for _ in range(q):
-        yt = _orthonormalize_rows(yt)
-        yt = _orthonormalize_rows(yt @ a) @ a.mT  # (M orth(M^T Y))^T
-    qmat = torch.linalg.qr(yt.mT).Q  # final basis: Householder QR, orthonormal to round-off
+        yt = _orthonormal_rows(yt)
+        yt = _orthonormal_rows(yt @ a) @ a.mT  # (M orth(M^T Y))^T
+    qmat = torch.linalg.qr(yt.mT).Q  # orthonormal basis of range(Y), m x ell
     b = qmat.mT @ a  # B = Q^T M, ell x n
     w, s, zh = torch.linalg.svd(b.mT, full_matrices=False)  # SVD of the tall B^T = W S Z^T
     u = qmat @ zh[:k].mT
@@ -1007,23 +1007,8 @@ def randomized_svd(
     return u, s, vh
 
 
-def _orthonormalize_rows(yt: torch.Tensor) -> torch.Tensor:
-    """Rows spanning the same space as those of ``yt`` and orthonormal, by Cholesky QR when safe.
-
-    With ``Y = yt^T = Q R``, ``R^T R = yt yt^T`` and ``Q^T = R^{-T} yt``. Cholesky QR runs at
-    matrix-multiply speed but squares the condition number; when the Cholesky factor is
-    missing or its diagonal shows a condition number beyond about ``u^{-1/2}`` (the Gram
-    matrix is then not reliably positive definite) we fall back to Householder QR.
-    Intermediate bases of the power iteration need only be well conditioned, not
-    orthonormal to the last bit: the final basis always uses Householder QR.
-    """
-    gram = yt @ yt.mT
-    r, info = torch.linalg.cholesky_ex(gram, upper=True)
-    if int(info) == 0:
-        d = torch.diagonal(r)
-        ratio = float(d.min() / d.max()) if bool(d.max() > 0) else 0.0
-        if ratio > 1e2 * math.sqrt(torch.finfo(yt.dtype).eps):
-            return torch.linalg.solve_triangular(r.mT, yt, upper=False, left=True)
+def _orthonormal_rows(yt: torch.Tensor) -> torch.Tensor:
+    """Orthonormal rows spanning the row space of ``yt`` (Householder QR of ``yt^T``), as a view."""
     return torch.linalg.qr(yt.mT).Q.mT
 
 
