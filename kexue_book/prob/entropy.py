@@ -41,6 +41,8 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import torch
 
+from kexue_book._checks import as_float_tensor
+
 __all__ = [
     "entropy",
     "entropy_from_logits",
@@ -89,27 +91,7 @@ class PostNewtonTrace(NamedTuple):
 
 
 # --------------------------------------------------------------------------- validation
-def _as_float_tensor(x: Any, name: str) -> torch.Tensor:
-    """A float32/float64 tensor; non-tensors become float64; ints, bools, complex rejected."""
-    if isinstance(x, torch.Tensor):
-        t = x
-    else:
-        try:
-            arr = np.asarray(x)
-        except (TypeError, ValueError) as exc:  # pragma: no cover - numpy accepts almost anything
-            raise TypeError(f"{name} must be a tensor or an array-like of floats") from exc
-        if arr.dtype.kind != "f":
-            raise TypeError(
-                f"{name} has dtype {arr.dtype}; expected floating point values "
-                f"(cast explicitly, e.g. np.asarray({name}, dtype=float))"
-            )
-        t = torch.from_numpy(np.array(arr, dtype=np.float64))
-    if t.dtype not in _FLOATS:
-        raise TypeError(
-            f"{name} has dtype {t.dtype}; expected torch.float32 or torch.float64 "
-            f"(cast explicitly, e.g. {name}.double())"
-        )
-    return t
+_as_float_tensor = as_float_tensor  # shared check, see kexue_book._checks
 
 
 def _norm_dim(t: torch.Tensor, dim: Any, name: str) -> int:

@@ -33,6 +33,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from kexue_book._checks import as_float_tensor
+
 __all__ = [
     "gaussian_entropy",
     "gaussian_kl",
@@ -58,27 +60,7 @@ def _tol(dtype: torch.dtype) -> float:
     return max(1e-8, 100.0 * torch.finfo(dtype).eps)
 
 
-def _as_tensor(x: Any, name: str) -> torch.Tensor:
-    """A float32/float64 tensor; non-tensors become float64; ints, bools, complex rejected."""
-    if isinstance(x, torch.Tensor):
-        t = x
-    else:
-        try:
-            arr = np.asarray(x)
-        except (TypeError, ValueError) as exc:  # pragma: no cover - numpy accepts almost anything
-            raise TypeError(f"{name} must be a tensor or an array-like of floats") from exc
-        if arr.dtype.kind != "f":
-            raise TypeError(
-                f"{name} has dtype {arr.dtype}; expected floating point values "
-                f"(cast integers explicitly, e.g. np.asarray({name}, dtype=float))"
-            )
-        t = torch.from_numpy(np.array(arr, dtype=np.float64))
-    if t.dtype not in _FLOATS:
-        raise TypeError(
-            f"{name} has dtype {t.dtype}; expected torch.float32 or torch.float64 "
-            f"(cast explicitly, e.g. {name}.double())"
-        )
-    return t
+_as_tensor = as_float_tensor  # shared check, see kexue_book._checks
 
 
 def _common(tensors: Sequence[torch.Tensor], names: Sequence[str]) -> list[torch.Tensor]:
