@@ -5,7 +5,8 @@
 
 Same matrices (low rank plus noise), same target rank, same oversampling and the same
 number of power iterations for all three; one warm-up call each, then ``--repeats`` rounds
-in which the three take turns (so load changes hit all alike); median wall time; ratios are
+in which the three take turns, in an order rotated every round (so load changes and
+cache effects hit all alike); median wall time; ratios are
 reference time / our time (> 1: ours is faster). The relative
 Frobenius error of each rank-k approximation is printed too, divided by that of the exact
 truncated SVD (1.00 = optimal), so speed is never bought with accuracy.
@@ -48,10 +49,11 @@ def timed(fns: dict[str, Callable[[], object]], repeats: int, sync: Callable[[],
         fn()
     sync()
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    names = list(fns)
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[: r % len(names)]:  # rotate who goes first
             t0 = time.perf_counter()
-            fn()
+            fns[name]()
             sync()
             times[name].append(time.perf_counter() - t0)
     return {name: statistics.median(ts) for name, ts in times.items()}

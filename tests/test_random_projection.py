@@ -531,9 +531,46 @@ def test_randomized_svd_rejects_bad_input():
     bad = m.clone()
     bad[2, 2] = float("inf")
     with pytest.raises(ValueError, match="NaN or infinite"):
-        rp.randomized_svd(bad, 2)
+        rp.randomized_svd(bad, 2, oversample=2)
     with pytest.raises(TypeError, match="torch.Tensor"):
         rp.randomized_svd(m.numpy(), 2)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        rp.randomized_svd(m.to(torch.float16), 2)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("shape", [(30, 20), (20, 30)])
+def test_randomized_svd_rejects_any_non_finite_entry(value, shape):
+    # Finiteness is read off M @ Omega: a bad entry anywhere (tall or wide M) must show there.
+    for i, j in [(0, 0), (shape[0] - 1, shape[1] - 1), (7, 13)]:
+        bad = torch.randn(*shape, dtype=F64)
+        bad[i, j] = value
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            rp.randomized_svd(bad, 3, generator=gen(5))
+    both = torch.randn(*shape, dtype=F64)  # +inf and -inf in one row: the product holds NaN
+    both[3, 4], both[3, 5] = float("inf"), float("-inf")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        rp.randomized_svd(both, 3, generator=gen(5))
+
+
+def test_randomized_svd_reports_overflow_of_finite_input():
+    huge = torch.full((30, 20), 1e308, dtype=F64)
+    with pytest.raises(ValueError, match="overflows"):
+        rp.randomized_svd(huge, 3, generator=gen(6))
+    # ... while the same matrix scaled down is fine, and the singular values scale back
+    u, s, vh = rp.randomized_svd(huge * 1e-300, 1, oversample=2, generator=gen(6))
+    assert torch.allclose(s[0] * 1e300, torch.tensor(1e308 * (30 * 20) ** 0.5, dtype=F64), rtol=1e-12)
+
+
+def test_randomized_svd_keeps_autograd_and_matches_numpy_path():
+    # Tensors that need grad go through torch.matmul; the answer is the same.
+    m = low_rank(40, 30, 4, seed=31)
+    u1, s1, vh1 = rp.randomized_svd(m, 4, oversample=2, power_iters=1, generator=gen(7))
+    mg = m.clone().requires_grad_(True)
+    u2, s2, vh2 = rp.randomized_svd(mg, 4, oversample=2, power_iters=1, generator=gen(7))
+    assert torch.allclose(s1, s2.detach(), rtol=1e-12, atol=1e-12)
+    s2.sum().backward()
+    assert mg.grad is not None and torch.isfinite(mg.grad).all()
 
 
 def test_post_random_svd_fails_but_its_left_factor_is_right():
