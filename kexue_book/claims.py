@@ -334,6 +334,12 @@ class Claims:
                 f"commit {html.escape(commit)}, torch {html.escape(str(p.get('torch')))}, "
                 f"wall time {html.escape(str(p.get('wall_time_s')))} s.</small></p>"
             )
+        elif self.scale == "ci" and repo_root() is None:
+            out.append(
+                "<p><small>Running outside a checkout of the book's repository (Colab, say): "
+                f"the committed full-scale record <code>results/{html.escape(self.chapter)}.json</code>, "
+                "if there is one, is not at hand here; the book's dashboard page lists it.</small></p>"
+            )
         elif self.scale == "ci":
             out.append(
                 "<p><small>No full-scale record has been committed for this chapter yet "

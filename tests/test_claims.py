@@ -125,6 +125,16 @@ def test_record_and_tables(claims, tmp_path):
     assert "C2" in claims.text()
 
 
+def test_outside_a_checkout_says_where_the_record_is(claims, monkeypatch):
+    # Colab: the package is installed, the repository (and results/) is not there.
+    monkeypatch.setattr("kexue_book.claims.repo_root", lambda *a, **k: None)
+    monkeypatch.setattr("kexue_book.claims.load_record", lambda chapter, directory=None: None)
+    claims.check("C1", "one", 1.0, expected=1.0, atol=1e-12)
+    html = claims.html()
+    assert "outside a checkout" in html and "results/99-test.json" in html
+    assert "No full-scale record has been committed" not in html
+
+
 def test_record_requires_rows(claims):
     with pytest.raises(ValueError, match="no claims"):
         claims.record()

@@ -7,21 +7,45 @@ Colab opens only ``.ipynb`` files, so each ``book/<part>/NN-slug.md`` has a comm
     python tools/sync_notebooks.py          # write/refresh every twin
     python tools/sync_notebooks.py --check  # exit 1, naming the files, if any twin is stale
 
-A chapter's first code cell must install the package when it is missing (Colab); the
-check enforces that too.
+A chapter's first code cell must be exactly ``INSTALL_CELL`` below (it installs the package
+when it is missing, as on Colab), with the repository URL of ``_config.yml``; the check
+enforces that too.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
 import jupytext
 
 ROOT = Path(__file__).resolve().parents[1]
-INSTALL_MARK = "find_spec(\"kexue_book\")"
+
+# The first code cell of every chapter (tagged remove-cell: it is not shown on the site).
+INSTALL_CELL = """\
+# Colab or a fresh environment: install the book's package when it is missing.
+# KEXUE_BOOK_SOURCE overrides where pip takes it from (a fork, a local checkout, a wheel).
+import importlib.util, os, subprocess, sys
+if importlib.util.find_spec("kexue_book") is None:
+    source = os.environ.get("KEXUE_BOOK_SOURCE", "git+{repository_url}")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"kexue-book @ {{source}}"],
+                   check=True)"""
+
+
+def repository_url() -> str:
+    """``repository: url:`` of ``_config.yml`` (read without a YAML dependency)."""
+    text = (ROOT / "_config.yml").read_text(encoding="utf-8")
+    m = re.search(r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*(\S+)", text, flags=re.M)
+    if not m:
+        raise SystemExit("_config.yml has no repository: url:")
+    return m.group(1)
+
+
+def install_cell() -> str:
+    return INSTALL_CELL.format(repository_url=repository_url())
 
 
 def chapters() -> list[Path]:
@@ -50,11 +74,13 @@ def main() -> int:
     ap.add_argument("--check", action="store_true", help="only check; do not write")
     args = ap.parse_args()
     problems = []
+    cell = install_cell()
     for md in chapters():
         nb = jupytext.read(md)
         code = [c for c in nb.cells if c.cell_type == "code"]
-        if not code or INSTALL_MARK not in code[0].source:
-            problems.append(f"{md.relative_to(ROOT)}: the first code cell must install kexue_book when missing")
+        if not code or code[0].source.strip() != cell or "remove-cell" not in code[0].metadata.get("tags", []):
+            problems.append(f"{md.relative_to(ROOT)}: the first code cell must be tools/sync_notebooks.py's "
+                            "INSTALL_CELL (tagged remove-cell), with _config.yml's repository url")
         twin = md.with_suffix(".ipynb")
         want = render(md)
         if args.check:
