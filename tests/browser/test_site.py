@@ -180,9 +180,28 @@ def test_colab_link_points_to_tracked_notebook(browser, server, chapter):
 
 
 SEARCHES = {
-    # word that appears in a chapter's body (not its title) -> the chapter page it must find
+    # one word per chapter that appears in its prose (not its title) and in no other chapter's
+    # -> the chapter page the site's search must find
     "trigamma": "01-angle-distribution.html",
+    "chernoff": "02-jl-lemma-theory.html",
+    "martinsson": "03-jl-lemma-applications.html",
+    "hellinger": "04-gaussian-divergences.html",
+    "attainable": "05-entropy-normalization.html",
+    "gretton": "06-hsic.html",
+    "lorentzian": "07-dirac-smoothing.html",
+    "whitening": "08-logistic-regression-analytic.html",
+    "clipping": "22-gradient-accumulation.html",
+    "sparseadam": "23-lookahead-lazy-optimizer.html",
+    "averagedmodel": "24-keras-cooler-ema.html",
+    "negatives": "25-contrastive-grad-accum.html",
+    "santurkar": "26-batchnorm-analysis.html",
+    "barrett": "27-gradient-penalty-inequality.html",
 }
+
+
+def test_every_chapter_has_a_search_word():
+    missing = {p.rsplit("/", 1)[-1] for p in _chapters()} - set(SEARCHES.values())
+    assert not missing, f"add a search word for {sorted(missing)} to SEARCHES"
 
 
 @pytest.mark.parametrize("word, target", SEARCHES.items())
