@@ -4,7 +4,7 @@
 Colab opens only ``.ipynb`` files, so each ``book/<part>/NN-slug.md`` has a committed twin
 ``book/<part>/NN-slug.ipynb`` without outputs (Sphinx ignores it: see ``exclude_patterns``).
 
-    python tools/sync_notebooks.py          # write/refresh every twin
+    python tools/sync_notebooks.py          # write/refresh every twin (and install cell)
     python tools/sync_notebooks.py --check  # exit 1, naming the files, if any twin is stale
 
 A chapter's first code cell must be exactly ``INSTALL_CELL`` below (it installs the package
@@ -69,6 +69,16 @@ def _cells(text: str) -> list:
              c.get("metadata", {}), c.get("outputs", [])) for c in nb["cells"]]
 
 
+def _rewrite_install_cell(md: Path, cell: str) -> None:
+    """Replace the body of the first code cell of ``md`` by ``cell`` (tagged remove-cell)."""
+    text = md.read_text(encoding="utf-8")
+    start = text.index("```{code-cell}")
+    end = text.index("\n```\n", start) + len("\n```\n")
+    new = "```{code-cell} ipython3\n:tags: [remove-cell]\n\n" + cell + "\n```\n"
+    md.write_text(text[:start] + new + text[end:], encoding="utf-8")
+    print(f"rewrote the install cell of {md.relative_to(ROOT)}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true", help="only check; do not write")
@@ -78,6 +88,11 @@ def main() -> int:
     for md in chapters():
         nb = jupytext.read(md)
         code = [c for c in nb.cells if c.cell_type == "code"]
+        if (not args.check and code and code[0].source.strip() != cell
+                and 'find_spec("kexue_book")' in code[0].source):
+            _rewrite_install_cell(md, cell)  # e.g. after a change of the repository url
+            nb = jupytext.read(md)
+            code = [c for c in nb.cells if c.cell_type == "code"]
         if not code or code[0].source.strip() != cell or "remove-cell" not in code[0].metadata.get("tags", []):
             problems.append(f"{md.relative_to(ROOT)}: the first code cell must be tools/sync_notebooks.py's "
                             "INSTALL_CELL (tagged remove-cell), with _config.yml's repository url")
