@@ -9,7 +9,8 @@ the same model and data:
 * ``ours``    :class:`kexue_book.optim.accumulation.GradientAccumulator` (running size-
   weighted mean in ``.grad``), ``--micro`` examples per micro-batch.
 
-Each is timed after a warm-up (median of ``--repeats``); the peak memory of one call is
+Each is timed after a warm-up (median of ``--repeats``, the three taking turns in an order
+rotated every round; ``benchmarks/_timing.py``); the peak memory of one call is
 measured with :func:`kexue_book.optim.accumulation.measure_peak_memory` (CUDA:
 ``max_memory_allocated``; CPU: the profiler's allocator events). The gradients are compared
 with the full batch. Usage::
@@ -21,14 +22,14 @@ with the full batch. Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from kexue_book.optim.accumulation import GradientAccumulator, measure_peak_memory
+
+from _timing import interleaved
 
 
 class TokenMLP(nn.Module):
@@ -89,31 +90,21 @@ def main() -> None:
     def grads():
         return torch.cat([p.grad.reshape(-1) for p in model.parameters()]).clone()
 
-    def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else None
+    def close_cycle(name: str) -> None:
+        if name == "ours":
+            acc.step()  # close the cycle (lr 0)
 
+    fns = {"full": full, "native": native, "ours": ours}
+    times = interleaved(fns, args.repeats, sync=sync, warmup=2,
+                        after=close_cycle)
     results = {}
-    for name, fn in [("full", full), ("native", native), ("ours", ours)]:
-        for _ in range(2):
-            fn()
-            if name == "ours":
-                acc.step()  # close the cycle (lr 0)
-        times = []
-        for _ in range(args.repeats):
-            sync()
-            t0 = time.perf_counter()
-            fn()
-            sync()
-            times.append(time.perf_counter() - t0)
-            if name == "ours":
-                acc.step()
+    for name, fn in fns.items():
         model.zero_grad(set_to_none=True)
         _, peak = measure_peak_memory(fn, dev)
         g = grads()
-        if name == "ours":
-            acc.step()
-        results[name] = (statistics.median(times), peak, g)
+        close_cycle(name)
+        results[name] = (times[name].wall, peak, g)
 
     t_full, m_full, g_full = results["full"]
     print(f"device {dev} | batch {args.batch} = {len(chunks)} x {args.micro} | TokenMLP d={args.d} seq={args.seq} "

@@ -10,7 +10,8 @@ in-batch negatives, tau 0.05) for an MLP encoder with dropout, side by side:
   encoder call (recomputed in backward, RNG state preserved);
 * ``two-pass``    :func:`kexue_book.nn.contrastive.two_pass_contrastive_backward`.
 
-Time: median of ``--repeats`` after a warm-up. Peak memory of one call:
+Time: median of ``--repeats`` after a warm-up, the three taking turns in an order rotated every
+round (``benchmarks/_timing.py``). Peak memory of one call:
 :func:`kexue_book.optim.accumulation.measure_peak_memory` (CUDA ``max_memory_allocated``;
 CPU profiler allocator events). Usage::
 
@@ -21,8 +22,6 @@ CPU profiler allocator events). Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +30,8 @@ from torch.utils.checkpoint import checkpoint
 
 from kexue_book.nn.contrastive import infonce_loss, two_pass_contrastive_backward
 from kexue_book.optim.accumulation import measure_peak_memory
+
+from _timing import interleaved
 
 
 class Encoder(nn.Module):
@@ -75,28 +76,17 @@ def main() -> None:
     def two_pass():
         two_pass_contrastive_backward(enc, x, args.chunk)
 
-    def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else None
+    fns = {"full": full, "checkpoint": ckpt, "two-pass": two_pass}
+    times = interleaved(fns, args.repeats, sync=sync, warmup=2,
+                        before=lambda name: enc.zero_grad(set_to_none=True))
     results = {}
-    for name, fn in [("full", full), ("checkpoint", ckpt), ("two-pass", two_pass)]:
-        for _ in range(2):
-            enc.zero_grad(set_to_none=True)
-            fn()
-        times = []
-        for _ in range(args.repeats):
-            enc.zero_grad(set_to_none=True)
-            sync()
-            t0 = time.perf_counter()
-            fn()
-            sync()
-            times.append(time.perf_counter() - t0)
+    for name, fn in fns.items():
         enc.zero_grad(set_to_none=True)
         torch.manual_seed(123)  # same dropout masks for the gradient comparison
         _, peak = measure_peak_memory(fn, dev)
         g = torch.cat([p.grad.reshape(-1) for p in enc.parameters()]).clone()
-        results[name] = (statistics.median(times), peak, g)
+        results[name] = (times[name].wall, peak, g)
 
     t_full, m_full, g_full = results["full"]
     n_params = sum(p.numel() for p in enc.parameters())

@@ -9,7 +9,8 @@ with decay 0.999: ours with ``EMA.update()``, the reference with
 .update_parameters(model)``. Two models: the chapter's MLP (64-512-256-10, 6 tensors) and
 a stack of 12 small transformer encoder layers (d=64, 146 tensors), where per-tensor Python
 overhead matters. Each update is timed over a block of ``--updates`` calls after a
-warm-up block; the median of ``--repeats`` blocks is printed per update (wall and CPU),
+warm-up block, the two taking turns (order rotated every round; ``benchmarks/_timing.py``);
+the median of ``--repeats`` blocks is printed per update (wall and CPU),
 with the ratio reference / ours (> 1: ours is faster). The averaged tensors are compared
 at the end: identical update kernels must give identical numbers.
 """
@@ -17,14 +18,14 @@ at the end: identical update kernels must give identical numbers.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from kexue_book.optim.ema import EMA
+
+from _timing import interleaved, repeated
 
 
 def mlp() -> nn.Module:
@@ -37,27 +38,6 @@ def transformer() -> nn.Module:
     return nn.TransformerEncoder(layer, 12, enable_nested_tensor=False)
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(fn, updates: int, repeats: int, device: torch.device) -> tuple[float, float]:
-    def block() -> None:
-        for _ in range(updates):
-            fn()
-        sync(device)
-
-    block()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        block()
-        wall.append((time.perf_counter() - t0) / updates)
-        cpu.append((time.process_time() - c0) / updates)
-    return statistics.median(wall), statistics.median(cpu)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--updates", type=int, default=100)
@@ -68,6 +48,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
     print(f"device {device}, {torch.get_num_threads()} torch threads, decay 0.999, median of "
           f"{args.repeats} blocks of {args.updates} updates, use_buffers=True")
     print(f"{'model':<28}{'tensors':>8}{'params':>11}{'AveragedModel µs':>18}{'EMA µs':>10}"
@@ -81,13 +62,15 @@ def main() -> None:
         with torch.no_grad():                 # move the weights so the averages change
             for p in model.parameters():
                 p.add_(0.01)
-        t_ref = timed(lambda: ref.update_parameters(model), args.updates, args.repeats, device)
-        t_ours = timed(ours.update, args.updates, args.repeats, device)
+        blocks = {"ref": repeated(lambda: ref.update_parameters(model), args.updates),
+                  "ours": repeated(ours.update, args.updates)}
+        times = interleaved(blocks, args.repeats, sync=sync)
+        t_ref, t_ours = times["ref"].per(args.updates), times["ours"].per(args.updates)
         diff = max(float((a - b.detach()).abs().max()) for a, b in zip(ours.shadow, ref.module.parameters()))
         n_t = len(ours.shadow)
         n_p = sum(t.numel() for t in ours.shadow)
-        print(f"{name:<28}{n_t:>8}{n_p:>11,}{1e6 * t_ref[0]:>18.1f}{1e6 * t_ours[0]:>10.1f}"
-              f"{t_ref[0] / t_ours[0]:>11.2f}x{t_ref[1] / t_ours[1]:>10.2f}x{diff:>10.1e}")
+        print(f"{name:<28}{n_t:>8}{n_p:>11,}{1e6 * t_ref.wall:>18.1f}{1e6 * t_ours.wall:>10.1f}"
+              f"{t_ref.wall / t_ours.wall:>11.2f}x{t_ref.cpu / t_ours.cpu:>10.2f}x{diff:>10.1e}")
 
 
 if __name__ == "__main__":

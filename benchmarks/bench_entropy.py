@@ -8,7 +8,8 @@ uniformly inside each row's attainable range), float64, same API: the reference 
 ``entropy_normalize(method="brentq")``, which solves H(softmax(Gamma z)) = H* row by row with
 scipy.optimize.brentq on [0, b] (b doubled from 1 until it brackets), NumPy evaluating the
 entropy; ours is the default ``method="safeguarded_newton"``, all rows at once in torch.
-Each is timed after one warm-up call, median of ``--repeats`` runs, in wall-clock time and
+Each is timed after one warm-up call, median of ``--repeats`` runs taken in turns (order
+rotated every round; ``benchmarks/_timing.py``), in wall-clock time and
 in CPU time of the process (the latter is what to read on a shared, loaded machine); the
 ratio is reference time / our time (> 1: ours is faster). The largest relative difference
 of the two exponents and the largest entropy error of ours are printed too, so speed is
@@ -18,26 +19,13 @@ never bought with accuracy.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from kexue_book.prob.entropy import entropy, entropy_normalize, entropy_range
 
-
-def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Median wall time and median CPU time (all threads of this process) of ``fn()``."""
-    fn()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    return statistics.median(wall), statistics.median(cpu)
+from _timing import interleaved
 
 
 def main() -> None:
@@ -56,16 +44,17 @@ def main() -> None:
     lo, hi = entropy_range(pt)
     tgt = lo + torch.from_numpy(rng.uniform(0.01, 0.99, args.rows)) * (hi - lo)
 
-    ours = timed(lambda: entropy_normalize(pt, target=tgt), args.repeats)
-    ref = timed(lambda: entropy_normalize(pt, target=tgt, method="brentq"), max(1, args.repeats // 2))
+    t = interleaved({"ours": lambda: entropy_normalize(pt, target=tgt),
+                     "ref": lambda: entropy_normalize(pt, target=tgt, method="brentq")}, args.repeats)
+    ours, ref = t["ours"], t["ref"]
     q, gam = entropy_normalize(pt, target=tgt, return_gamma=True)
     g_ref = entropy_normalize(pt, target=tgt, method="brentq", return_gamma=True)[1].numpy()
     print(f"entropy normalisation of {args.rows} rows of n={args.n} (float64, "
           f"torch threads={torch.get_num_threads()})")
     print(f"  {'':40s} {'wall':>10s} {'CPU':>10s}")
-    print(f"  {'kexue_book entropy_normalize (batched)':40s} {ours[0] * 1e3:8.2f}ms {ours[1] * 1e3:8.2f}ms")
-    print(f"  {'scipy brentq, one row at a time':40s} {ref[0] * 1e3:8.2f}ms {ref[1] * 1e3:8.2f}ms")
-    print(f"  {'ratio (brentq / ours)':40s} {ref[0] / ours[0]:9.1f}x {ref[1] / ours[1]:9.1f}x")
+    print(f"  {'kexue_book entropy_normalize (batched)':40s} {ours.wall * 1e3:8.2f}ms {ours.cpu * 1e3:8.2f}ms")
+    print(f"  {'scipy brentq, one row at a time':40s} {ref.wall * 1e3:8.2f}ms {ref.cpu * 1e3:8.2f}ms")
+    print(f"  {'ratio (brentq / ours)':40s} {ref.wall / ours.wall:9.1f}x {ref.cpu / ours.cpu:9.1f}x")
     print(f"  max |Gamma_ours / Gamma_brentq - 1| = {float(np.max(np.abs(gam.numpy() / g_ref - 1))):.2e}; "
           f"max |H(ours) - H*| = {float((entropy(q) - tgt).abs().max()):.2e}")
 

@@ -13,7 +13,8 @@ Two workloads, the same inputs for both sides:
   against the same scipy formula.
 
 torch and scipy's BLAS/LAPACK run with the same number of threads (``--threads``, default
-the runtime's choice). Each timing is the median of ``--repeats`` runs after one warm-up call (CUDA synchronised).
+the runtime's choice). Each timing is the median of ``--repeats`` runs after one warm-up call (CUDA
+synchronised), ours and scipy taking turns in an order rotated every round (``benchmarks/_timing.py``).
 The ratio is scipy time / our time (> 1: ours is faster). The largest relative difference
 of the results is printed too, so speed is never bought with accuracy. Inputs are float64
 random SPD matrices with condition number 100 (``kexue_book.prob.gaussian.random_spd``).
@@ -22,9 +23,6 @@ random SPD matrices with condition number 100 (``kexue_book.prob.gaussian.random
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 import scipy.linalg as sl
@@ -34,6 +32,8 @@ from threadpoolctl import threadpool_limits
 from kexue_book import runtime
 from kexue_book.prob.gaussian import gaussian_w2_sq, random_spd
 
+from _timing import interleaved
+
 
 def scipy_w2_sq(mp: np.ndarray, cp: np.ndarray, mq: np.ndarray, cq: np.ndarray) -> np.ndarray:
     """Per-item reference: the Fréchet form with scipy.linalg.sqrtm, one pair at a time."""
@@ -42,18 +42,6 @@ def scipy_w2_sq(mp: np.ndarray, cp: np.ndarray, mq: np.ndarray, cq: np.ndarray) 
         cross = np.trace(sl.sqrtm(cp[i] @ cq[i])).real
         out[i] = np.sum((mp[i] - mq[i]) ** 2) + np.trace(cp[i]) + np.trace(cq[i]) - 2.0 * cross
     return out
-
-
-def timed(fn: Callable[[], object], repeats: int, sync: Callable[[], None]) -> float:
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def make_pairs(n: int, d: int, device: torch.device, seed: int):
@@ -78,7 +66,7 @@ def main() -> None:
     threads = runtime.set_threads(args.threads)
     threadpool_limits(threads)  # scipy's BLAS/LAPACK gets the same number of threads as torch
     device = torch.device(args.device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
     print(f"device={device} torch={torch.__version__} threads={threads} (torch and BLAS) repeats={args.repeats} "
           f"(median wall time after one warm-up)")
     print(f"{'workload':>28} {'route':>9} {'ours ms':>10} {'scipy ms':>10} {'scipy/ours':>10} {'max rel diff':>13}")
@@ -86,9 +74,10 @@ def main() -> None:
     mp, cp, mq, cq = make_pairs(args.pairs, args.dim, device, seed=0)
     np_args = [t.cpu().numpy() for t in (mp, cp, mq, cq)]
     ref = scipy_w2_sq(*np_args)
-    t_ref = timed(lambda: scipy_w2_sq(*np_args), args.repeats, lambda: None)
     ours = gaussian_w2_sq(mp, cp, mq, cq).cpu().numpy()
-    t_ours = timed(lambda: gaussian_w2_sq(mp, cp, mq, cq), args.repeats, sync)
+    t = interleaved({"scipy": lambda: scipy_w2_sq(*np_args), "ours": lambda: gaussian_w2_sq(mp, cp, mq, cq)},
+                    args.repeats, sync=sync)
+    t_ref, t_ours = t["scipy"].wall, t["ours"].wall
     err = float(np.max(np.abs(ours - ref) / np.abs(ref)))
     print(f"{f'{args.pairs} pairs, d={args.dim}':>28} {'eigh':>9} {t_ours * 1e3:10.2f} {t_ref * 1e3:10.2f} "
           f"{t_ref / t_ours:10.1f} {err:13.2e}")
@@ -96,10 +85,15 @@ def main() -> None:
     mp, cp, mq, cq = make_pairs(1, args.fid_dim, device, seed=1)
     np_args = [t.cpu().numpy() for t in (mp, cp, mq, cq)]
     ref = scipy_w2_sq(*np_args)
-    t_ref = timed(lambda: scipy_w2_sq(*np_args), max(1, args.repeats // 2), lambda: None)
-    for method in ("eigh", "frechet", "nuclear"):
+    methods = ("eigh", "frechet", "nuclear")
+    fns = {"scipy": lambda: scipy_w2_sq(*np_args)}
+    for method in methods:
+        fns[method] = lambda method=method: gaussian_w2_sq(mp, cp, mq, cq, method=method)
+    t = interleaved(fns, args.repeats, sync=sync)
+    t_ref = t["scipy"].wall
+    for method in methods:
         ours = gaussian_w2_sq(mp, cp, mq, cq, method=method).cpu().numpy()
-        t_ours = timed(lambda: gaussian_w2_sq(mp, cp, mq, cq, method=method), args.repeats, sync)
+        t_ours = t[method].wall
         err = float(np.max(np.abs(ours - ref) / np.abs(ref)))
         print(f"{f'1 pair, d={args.fid_dim}':>28} {method:>9} {t_ours * 1e3:10.2f} {t_ref * 1e3:10.2f} "
               f"{t_ref / t_ours:10.1f} {err:13.2e}")

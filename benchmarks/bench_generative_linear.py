@@ -8,14 +8,13 @@ float64 data: synthetic Gaussian classes (n=20000, d=256, k=10) and scikit-learn
 (1797 x 64, 10 classes; constant pixels make the pooled covariance singular, so both use
 shrinkage 0.1, and also Ledoit-Wolf shrinkage 'auto'). Both get the same thread budget
 (torch intra-op threads and the BLAS thread pool set to the usable CPUs). One warm-up run
-each, then the median of ``--repeats`` interleaved runs; the results are also checked to agree.
+each, then the median of ``--repeats`` interleaved runs (order rotated every round;
+``benchmarks/_timing.py``); the results are also checked to agree.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
@@ -26,22 +25,7 @@ from threadpoolctl import threadpool_limits
 from kexue_book.ml.generative_linear import analytic_softmax, sample_gaussian_classes
 from kexue_book.runtime import cpu_budget
 
-
-def median_times(fns, repeats: int) -> list[float]:
-    """Median wall time of each function: one warm-up each, then ``repeats`` interleaved rounds.
-
-    Interleaving (a, b, a, b, ...) exposes both to the same machine load, which matters on a
-    shared CPU.
-    """
-    for fn in fns:
-        fn()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, ts in zip(fns, times):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-    return [statistics.median(ts) for ts in times]
+from _timing import interleaved, timed
 
 
 def synthetic(n: int, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -76,20 +60,16 @@ def main() -> None:
             def ref():
                 return LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrink).fit(X, y)
 
-            t_ours, t_ref = median_times([ours, ref], args.repeats)
+            t = interleaved({"ours": ours, "ref": ref}, args.repeats)
+            t_ours, t_ref = t["ours"].wall, t["ref"].wall
             W, _ = ours()
             coef = ref().coef_
             rel = float(np.abs(W.numpy().T - coef).max() / np.abs(coef).max())
             print(f"{name:<40} {t_ours * 1e3:>10.2f}ms {t_ref * 1e3:>11.2f}ms {t_ref / t_ours:>12.1f}x {rel:>13.1e}")
             if torch.cuda.is_available():
                 Xc, yc = torch.from_numpy(X).cuda(), torch.from_numpy(y).cuda()
-
-                def ours_cuda():
-                    out = analytic_softmax(Xc, yc, shrinkage=shrink)
-                    torch.cuda.synchronize()
-                    return out
-
-                (t_gpu,) = median_times([ours_cuda], args.repeats)
+                t_gpu = timed(lambda: analytic_softmax(Xc, yc, shrinkage=shrink), args.repeats,
+                              sync=torch.cuda.synchronize).wall
                 print(f"{'  same, ours on ' + torch.cuda.get_device_name(0)[:22]:<40} {t_gpu * 1e3:>10.2f}ms "
                       f"{t_ref * 1e3:>11.2f}ms {t_ref / t_gpu:>12.1f}x   (GPU vs CPU)")
 

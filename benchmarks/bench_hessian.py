@@ -3,7 +3,8 @@ the dense Hessian (torch.autograd.functional.hessian) + torch.linalg.eigvalsh, s
 
 Run: .venv/bin/python benchmarks/bench_hessian.py [--hidden 16,32] [--repeats 5] [--threads N]
 
-The two take turns in every round (order rotated each round); median wall time of each. The
+After a warm-up, the two take turns in every round (order rotated each round;
+``benchmarks/_timing.py``); median wall time of each. The
 dense route needs one Hessian-vector product per parameter plus an O(P^3) eigensolver; power
 iteration needs one product per iteration, so the ratio grows with the parameter count P.
 """
@@ -11,13 +12,13 @@ iteration needs one product per iteration, so the ratio grows with the parameter
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 from sklearn.datasets import load_digits
 
 from kexue_book.optim.hessian import hessian_top_eigenvalue
+
+from _timing import interleaved
 
 
 def main(hidden: int = 16, repeats: int = 5) -> None:
@@ -53,16 +54,9 @@ def main(hidden: int = 16, repeats: int = 5) -> None:
         ev = torch.linalg.eigvalsh(H)
         return float(ev[ev.abs().argmax()])
 
-    ours(); dense()  # warm-up
-    times: dict[str, list[float]] = {"ours": [], "dense": []}
-    fns = {"ours": ours, "dense": dense}
-    for r in range(repeats):
-        for name in (("ours", "dense") if r % 2 == 0 else ("dense", "ours")):
-            t0 = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - t0)
+    times = interleaved({"ours": ours, "dense": dense}, repeats)
     a, b = ours(), dense()
-    mo, md = statistics.median(times["ours"]), statistics.median(times["dense"])
+    mo, md = times["ours"].wall, times["dense"].wall
     print(f"MLP 64-{hidden}-10 on digits ({flat0.numel()} parameters, n = {len(X)}), float64, CPU, "
           f"{torch.get_num_threads()} thread(s), median of {repeats}")
     print(f"  power iteration (HVP):      lambda = {a:.8f}   median {mo * 1e3:9.1f} ms")

@@ -5,7 +5,8 @@ The reference is the straightforward implementation of the same estimator (Grett
 products, O(n^3). Ours centres the Gram matrices in O(n^2) without forming H (float64).
 Both get the same Gram matrices (the NumPy arrays share memory with our tensors), and, in a
 second row, the same raw samples (kernel computation included). Each timing is the median
-of several repeats after a warm-up.
+of several repeats after a warm-up, the two taking turns (order rotated every round;
+``benchmarks/_timing.py``).
 
     python benchmarks/bench_hsic.py            # n = 2000
     python benchmarks/bench_hsic.py --n 4000 --repeats 7
@@ -14,15 +15,14 @@ of several repeats after a warm-up.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from kexue_book import runtime
 from kexue_book.prob import hsic as H
+
+from _timing import interleaved
 
 
 def textbook_hsic(K: np.ndarray, L: np.ndarray) -> float:
@@ -37,16 +37,6 @@ def textbook_end_to_end(x: np.ndarray, y: np.ndarray) -> float:
     K = np.exp(-((x[:, None] - x[None, :]) ** 2))
     L = np.exp(-((y[:, None] - y[None, :]) ** 2))
     return textbook_hsic(K, L)
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -68,14 +58,15 @@ def main() -> None:
     rel = abs(ours_val - ref_val) / abs(ref_val)
     assert rel < 1e-10, f"implementations disagree: {ours_val} vs {ref_val}"
 
-    rows = [
+    rows: list[tuple[str, float, float]] = []
+    for name, ours, ref in [
         ("estimator only (same K, L)",
-         median_time(lambda: H.hsic_gretton(K, L), args.repeats),
-         median_time(lambda: textbook_hsic(Kn, Ln), args.repeats)),
+         lambda: H.hsic_gretton(K, L), lambda: textbook_hsic(Kn, Ln)),
         ("kernels + estimator (same x, y)",
-         median_time(lambda: H.hsic(xt, yt, estimator="gretton"), args.repeats),
-         median_time(lambda: textbook_end_to_end(x, y), args.repeats)),
-    ]
+         lambda: H.hsic(xt, yt, estimator="gretton"), lambda: textbook_end_to_end(x, y)),
+    ]:
+        t = interleaved({"ours": ours, "ref": ref}, args.repeats)
+        rows.append((name, t["ours"].wall, t["ref"].wall))
     print(f"HSIC tr(KHLH)/(n-1)^2, n = {n}, float64, torch threads = {threads}, "
           f"median of {args.repeats} after warm-up")
     print(f"value: ours {ours_val:.15g}, textbook {ref_val:.15g} (relative difference {rel:.1e})")

@@ -7,7 +7,8 @@
 Same table (``rows x dim`` float32), same sparse gradients (``nn.Embedding(sparse=True)``
 style: a coalesced COO gradient touching ``frac * rows`` distinct rows, fresh rows each
 step), same hyper-parameters. Each optimizer's ``step()`` is timed over a block of steps,
-after a warm-up block; the median over ``--repeats`` blocks is reported per step, in
+after a warm-up block, SparseAdam and ours taking turns (order rotated every round;
+``benchmarks/_timing.py``); the median over ``--repeats`` blocks is reported per step, in
 wall-clock and CPU time (the latter is what to read on a loaded machine). The ratio is
 SparseAdam time / our time (> 1: ours is faster). The two tables are compared at the end:
 they must agree to float32 round-off, so speed is not bought with a different update.
@@ -18,12 +19,13 @@ from it) is printed too: it includes the O(rows x dim) scan that finds the sampl
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+from collections.abc import Callable
 
 import torch
 
 from kexue_book.optim.lazy import LazyAdam
+
+from _timing import interleaved, timed
 
 
 def make_grads(n_steps: int, rows: int, dim: int, touched: int, device: torch.device,
@@ -37,27 +39,15 @@ def make_grads(n_steps: int, rows: int, dim: int, touched: int, device: torch.de
     return out
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def time_block(param: torch.nn.Parameter, opt: torch.optim.Optimizer, grads: list[torch.Tensor],
-               repeats: int, device: torch.device) -> tuple[float, float]:
+def step_block(param: torch.nn.Parameter, opt: torch.optim.Optimizer,
+               grads: list[torch.Tensor]) -> Callable[[], None]:
+    """A function that runs one ``opt.step()`` per gradient in ``grads``."""
     def block() -> None:
         for gr in grads:
             param.grad = gr
             opt.step()
-        sync(device)
 
-    block()  # warm-up (allocates the moments)
-    wall, cpu = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        block()
-        wall.append((time.perf_counter() - t0) / len(grads))
-        cpu.append((time.process_time() - c0) / len(grads))
-    return statistics.median(wall), statistics.median(cpu)
+    return block
 
 
 def main() -> None:
@@ -73,6 +63,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
     touched = max(1, int(args.frac * args.rows))
     grads = make_grads(args.steps, args.rows, args.dim, touched, device)
     torch.manual_seed(0)
@@ -80,29 +71,29 @@ def main() -> None:
 
     p_ref = torch.nn.Parameter(w0.clone())
     ref = torch.optim.SparseAdam([p_ref], lr=1e-3)
-    t_ref = time_block(p_ref, ref, grads, args.repeats, device)
-    del ref
-
     p_ours = torch.nn.Parameter(w0.clone())
     ours = LazyAdam([p_ours], lr=1e-3, lazy_params=[p_ours], mode="sparse")
-    t_ours = time_block(p_ours, ours, grads, args.repeats, device)
+    # the first (warm-up) block allocates the moments
+    t = interleaved({"ref": step_block(p_ref, ref, grads), "ours": step_block(p_ours, ours, grads)},
+                    args.repeats, sync=sync)
+    t_ref, t_ours = t["ref"].per(len(grads)), t["ours"].per(len(grads))
     diff = float((p_ref.detach() - p_ours.detach()).abs().max())
-    del ours, p_ref
+    del ref, ours, p_ref
 
     dense = [gr.to_dense() for gr in grads[:2]]
     p_dense = torch.nn.Parameter(w0.clone())
     ours_dense = LazyAdam([p_dense], lr=1e-3, lazy_params=[p_dense], mode="sparse")
-    t_dense = time_block(p_dense, ours_dense, dense, args.repeats, device)
+    t_dense = timed(step_block(p_dense, ours_dense, dense), args.repeats, sync=sync).per(len(dense))
 
     print(f"table {args.rows:,} x {args.dim} float32 on {device}, {touched:,} rows touched per step "
           f"({args.frac:.1%}), {torch.get_num_threads()} torch threads, median of {args.repeats} "
           f"blocks of {args.steps} steps")
     print(f"{'optimizer':<42}{'wall ms/step':>14}{'CPU ms/step':>14}")
-    print(f"{'torch.optim.SparseAdam (sparse grad)':<42}{1e3 * t_ref[0]:>14.3f}{1e3 * t_ref[1]:>14.3f}")
-    print(f"{'LazyAdam mode=sparse (sparse grad)':<42}{1e3 * t_ours[0]:>14.3f}{1e3 * t_ours[1]:>14.3f}")
-    print(f"{'LazyAdam mode=sparse (dense grad, scan)':<42}{1e3 * t_dense[0]:>14.3f}{1e3 * t_dense[1]:>14.3f}")
-    print(f"ratio SparseAdam / ours (sparse grad): wall {t_ref[0] / t_ours[0]:.2f}x, "
-          f"CPU {t_ref[1] / t_ours[1]:.2f}x")
+    print(f"{'torch.optim.SparseAdam (sparse grad)':<42}{1e3 * t_ref.wall:>14.3f}{1e3 * t_ref.cpu:>14.3f}")
+    print(f"{'LazyAdam mode=sparse (sparse grad)':<42}{1e3 * t_ours.wall:>14.3f}{1e3 * t_ours.cpu:>14.3f}")
+    print(f"{'LazyAdam mode=sparse (dense grad, scan)':<42}{1e3 * t_dense.wall:>14.3f}{1e3 * t_dense.cpu:>14.3f}")
+    print(f"ratio SparseAdam / ours (sparse grad): wall {t_ref.wall / t_ours.wall:.2f}x, "
+          f"CPU {t_ref.cpu / t_ours.cpu:.2f}x")
     print(f"max |SparseAdam - ours| after {args.steps * (args.repeats + 1)} identical steps: {diff:.2e}")
 
 

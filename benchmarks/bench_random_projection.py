@@ -6,7 +6,7 @@
 Same matrices (low rank plus noise), same target rank, same oversampling and the same
 number of power iterations for all three; one warm-up call each, then ``--repeats`` rounds
 in which the three take turns, in an order rotated every round (so load changes and
-cache effects hit all alike); median wall time; ratios are
+cache effects hit all alike; ``benchmarks/_timing.py``); median wall time; ratios are
 reference time / our time (> 1: ours is faster). The relative
 Frobenius error of each rank-k approximation is printed too, divided by that of the exact
 truncated SVD (1.00 = optimal), so speed is never bought with accuracy.
@@ -19,8 +19,6 @@ i.e. no normalisation for n_iter <= 2, LU above; ``flip_sign=True``).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -29,6 +27,8 @@ from sklearn.utils.extmath import randomized_svd as sk_randomized_svd
 from threadpoolctl import threadpool_limits
 
 from kexue_book.prob.random_projection import randomized_svd
+
+from _timing import interleaved
 
 
 def low_rank_plus_noise(m: int, n: int, r: int, *, noise: float, dtype: torch.dtype,
@@ -40,23 +40,6 @@ def low_rank_plus_noise(m: int, n: int, r: int, *, noise: float, dtype: torch.dt
     s = torch.logspace(2, 1, r, dtype=torch.float64)
     mat = (u * s) @ v.T + noise * torch.randn(m, n, generator=g, dtype=torch.float64)
     return mat.to(device=device, dtype=dtype).contiguous()
-
-
-def timed(fns: dict[str, Callable[[], object]], repeats: int, sync: Callable[[], None]) -> dict[str, float]:
-    """Median wall time of each function; the functions take turns in every round, so a
-    change of machine load during the run affects all of them alike."""
-    for fn in fns.values():  # warm-up
-        fn()
-    sync()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    names = list(fns)
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[: r % len(names)]:  # rotate who goes first
-            t0 = time.perf_counter()
-            fns[name]()
-            sync()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def rel_err(mat: torch.Tensor, u, s, vh) -> float:
@@ -81,7 +64,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
         threadpool_limits(args.threads)  # NumPy's BLAS too, for scikit-learn
     device = torch.device(args.device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
     k, p, q = args.rank, args.oversample, args.power_iters
     print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} "
           f"rank={k} oversample={p} power_iters={q} repeats={args.repeats} (median wall time)")
@@ -95,14 +78,14 @@ def main() -> None:
             opt_s = torch.linalg.svdvals(mat.to(torch.float64))
             opt = float(opt_s[k:].square().sum().sqrt() / opt_s.square().sum().sqrt())
             gen = torch.Generator(device=device).manual_seed(1)
-            fns = {
+            fns: dict[str, Callable[[], object]] = {
                 "ours": lambda: randomized_svd(mat, k, oversample=p, power_iters=q, generator=gen),
                 "torch": lambda: torch.svd_lowrank(mat, q=k + p, niter=q),
             }
             if device.type == "cpu":
                 arr = mat.numpy()
                 fns["sklearn"] = lambda: sk_randomized_svd(arr, k, n_oversamples=p, n_iter=q, random_state=0)
-            t = timed(fns, args.repeats, sync)
+            t = {name: timing.wall for name, timing in interleaved(fns, args.repeats, sync=sync).items()}
             t_ours, t_torch = t["ours"], t["torch"]
             e_ours = rel_err(mat, *fns["ours"]()) / opt
             ut, st, vt = fns["torch"]()

@@ -4,7 +4,8 @@
     python benchmarks/bench_smoothing.py [--n 10000000] [--repeats 11] [--threads N] [--device cpu|cuda]
 
 Same input (``n`` values of 3·N(0, 1), float32 and float64), each function timed after one
-warm-up call, median of ``--repeats`` runs. The ratio is reference time / our time (> 1:
+warm-up call, median of ``--repeats`` runs, the two taking turns (order rotated every
+round; ``benchmarks/_timing.py``). The ratio is reference time / our time (> 1:
 ours is faster). The maximum absolute difference is printed too, so speed is never
 bought with accuracy:
 
@@ -18,26 +19,13 @@ bought with accuracy:
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from kexue_book.prob import smoothing as sm
 
-
-def timed(fn: Callable[[], object], repeats: int, sync: Callable[[], None]) -> float:
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from _timing import interleaved
 
 
 def main() -> None:
@@ -50,7 +38,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else None
     g = torch.Generator(device="cpu").manual_seed(0)
     base = 3 * torch.randn(args.n, generator=g, dtype=torch.float64)
     print(f"n = {args.n:,}, device = {dev}, torch {torch.__version__}, threads = {torch.get_num_threads()}, "
@@ -74,8 +62,8 @@ def main() -> None:
              "F.gelu(x, approximate='none')", lambda: F.gelu(x, approximate="none")),
         ]
         for name, ours, ref_name, ref in cases:
-            t_ours = timed(ours, args.repeats, sync)
-            t_ref = timed(ref, args.repeats, sync)
+            t = interleaved({"ours": ours, "ref": ref}, args.repeats, sync=sync)
+            t_ours, t_ref = t["ours"].wall, t["ref"].wall
             diff = (ours().double() - ref().double()).abs().max().item()
             print(f"{name:<28} {ref_name:<34} {str(dtype)[6:]:<8} {1e3 * t_ours:9.2f} {1e3 * t_ref:9.2f} "
                   f"{t_ref / t_ours:7.2f} {diff:10.2e}")

@@ -1,4 +1,4 @@
-"""Input checks shared by the package's modules (private)."""
+"""Input checks shared by the package's modules (private): float tensors, integers, generators."""
 
 from __future__ import annotations
 
@@ -37,3 +37,41 @@ def as_float_tensor(x: Any, name: str) -> torch.Tensor:
             f"(cast explicitly, e.g. {name}.double())"
         )
     return t
+
+
+def check_int(value: Any, name: str, minimum: int) -> int:
+    """``value`` as an ``int`` if it is an integer (Python or NumPy, not bool) ``>= minimum``.
+
+    Raises
+    ------
+    TypeError
+        Naming ``name``, when ``value`` is not an integer.
+    ValueError
+        Naming ``name``, when ``value < minimum``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}={value!r} must be an integer >= {minimum}")
+    if value < minimum:
+        raise ValueError(f"{name}={value!r} must be >= {minimum}")
+    return int(value)
+
+
+def check_generator(generator: Any, device: torch.device, holder: str) -> None:
+    """Accept ``None`` or a :class:`torch.Generator` on ``device``'s device type.
+
+    ``holder`` names what lives on ``device`` in the message, with its verb (e.g. ``"the
+    output is"``, ``"the data are"``).
+
+    Raises
+    ------
+    TypeError
+        When ``generator`` is neither ``None`` nor a :class:`torch.Generator`.
+    ValueError
+        When the generator is on another device type.
+    """
+    if generator is None:
+        return
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    if generator.device.type != device.type:
+        raise ValueError(f"generator is on {generator.device} but {holder} on {device}; use one on {device.type}")

@@ -10,14 +10,7 @@ from torch import nn
 from kexue_book.nn.hooks import Tap, capture
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one torch thread is fastest and immune to a busy shared CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 
 class Normal(nn.Module):

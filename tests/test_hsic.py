@@ -26,13 +26,7 @@ def _close(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> None:
     np.testing.assert_allclose(a.detach().cpu().numpy(), b.detach().cpu().numpy(), rtol=rtol, atol=atol)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tests use small tensors: intra-op threads only add overhead (restored after)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 
 def _pair(n: int, seed: int = 0, rho: float = 0.6, d: int = 1) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,13 +14,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 from kexue_book.data.seeding import ShardedIterable, reseed_generators, sample_generator, seed_worker
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small tensors: one torch thread is fastest and immune to a busy shared CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest.py
 
 
 fork = pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")

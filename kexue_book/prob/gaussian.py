@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from kexue_book._checks import as_float_tensor
+from kexue_book._checks import as_float_tensor, check_generator, check_int
 
 __all__ = [
     "gaussian_entropy",
@@ -565,20 +565,8 @@ def gaussian_w2_map(
 
 # --------------------------------------------------------------------------- sampling helpers
 def _check_generator(generator: Any, device: torch.device) -> None:
-    if generator is None:
-        return
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-    if generator.device.type != device.type:
-        raise ValueError(f"generator is on {generator.device} but the output is on {device}")
-
-
-def _check_count(n: Any, name: str, minimum: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"{name}={n!r} must be an integer")
-    if n < minimum:
-        raise ValueError(f"{name}={n} must be >= {minimum}")
-    return int(n)
+    """``None`` or a :class:`torch.Generator` on the output's device type (shared check)."""
+    check_generator(generator, device, "the output is")
 
 
 def _check_batch_shape(batch_shape: Any) -> tuple[int, ...]:
@@ -589,7 +577,7 @@ def _check_batch_shape(batch_shape: Any) -> tuple[int, ...]:
     except TypeError as exc:
         raise TypeError(f"batch_shape={batch_shape!r} must be a tuple of non-negative integers") from exc
     for s in shape:
-        _check_count(s, "batch_shape entry", 0)
+        check_int(s, "batch_shape entry", 0)
     return tuple(int(s) for s in shape)
 
 
@@ -626,7 +614,7 @@ def sample_gaussian(
         On non-float dtypes, a non-integer ``n`` or a ``generator`` that is not a
         :class:`torch.Generator`.
     """
-    n = _check_count(n, "n", 1)
+    n = check_int(n, "n", 1)
     m, c = _common([_as_tensor(mu, "mu"), _as_tensor(cov, "cov")], ("mu", "cov"))
     c = _check_cov(c, "cov")
     _check_psd(c, "cov")
@@ -679,7 +667,7 @@ def random_orthogonal(
     TypeError
         On a non-integer size or an unsupported ``dtype``.
     """
-    d = _check_count(d, "d", 1)
+    d = check_int(d, "d", 1)
     shape = _check_batch_shape(batch_shape)
     if dtype not in _FLOATS:
         raise TypeError(f"dtype={dtype} must be torch.float32 or torch.float64")

@@ -40,6 +40,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from kexue_book._checks import check_generator, check_int
+
 __all__ = [
     "ESTIMATORS",
     "KERNELS",
@@ -572,23 +574,6 @@ class PermutationTestResult(NamedTuple):
     p_value: float
 
 
-def _check_generator(generator: torch.Generator | None, device: torch.device) -> None:
-    if generator is None:
-        return
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    if generator.device.type != device.type:
-        raise ValueError(f"generator is on {generator.device} but the data are on {device}; use one on {device.type}")
-
-
-def _check_num_permutations(num_permutations: Any) -> int:
-    if isinstance(num_permutations, bool) or not isinstance(num_permutations, (int, np.integer)):
-        raise TypeError(f"num_permutations={num_permutations!r} must be an integer >= 1")
-    if num_permutations < 1:
-        raise ValueError(f"num_permutations={num_permutations!r} must be >= 1")
-    return int(num_permutations)
-
-
 @contextlib.contextmanager
 def _torch_threads(n: int) -> Iterator[None]:
     """Run a block with ``n`` torch intra-op threads, restoring the previous count after."""
@@ -647,11 +632,11 @@ def hsic_permutation_null(
         If ``num_permutations`` is not an integer or ``generator`` not a generator.
     """
     est = _check_estimator(estimator)
-    B = _check_num_permutations(num_permutations)
+    B = check_int(num_permutations, "num_permutations", 1)
     K, L = _check_pair(K, L, _MIN_N[est])
     if K.ndim != 2:
         raise ValueError(f"K and L must be single (n, n) matrices here, got shape {tuple(K.shape)}")
-    _check_generator(generator, K.device)
+    check_generator(generator, K.device, "the data are")
     n = K.shape[-1]
     if est == "u":
         Kc, Lc, norm = u_center(K), u_center(L), float(n * (n - 3))
@@ -717,7 +702,7 @@ def hsic_permutation_test(
         As in :func:`hsic` and :func:`hsic_permutation_null`.
     """
     est = _check_estimator(estimator)
-    B = _check_num_permutations(num_permutations)
+    B = check_int(num_permutations, "num_permutations", 1)
     xs, ys = _samples(x, "x"), _samples(y, "y")
     if xs.ndim != 2 or ys.ndim != 2:
         raise ValueError(f"x and y must have shape (n,) or (n, d), got {tuple(xs.shape)} and {tuple(ys.shape)}")
@@ -973,11 +958,7 @@ def estimator_means(moments: HSICMoments, n: int) -> dict[str, float]:
         raise TypeError(f"moments must be an HSICMoments, got {type(moments).__name__}")
     if not all(math.isfinite(float(v)) for v in moments):
         raise ValueError(f"moments={moments!r} must all be finite")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n={n!r} must be an integer >= 4")
-    if n < 4:
-        raise ValueError(f"n={n!r} must be >= 4")
-    n = int(n)
+    n = check_int(n, "n", 4)
     mk, ml, A, B, dk, dl = (moments.k_mean, moments.l_mean, moments.kl_pair, moments.kl_shared,
                             moments.k_diag, moments.l_diag)
     s_pair = n * dk * dl + n * (n - 1) * A
@@ -1034,10 +1015,7 @@ def sample_gaussian_pairs(
         is not a generator.
     """
     S, p = _check_cov(cov, dim_x)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n={n!r} must be an integer >= 1")
-    if n < 1:
-        raise ValueError(f"n={n!r} must be >= 1")
+    n = check_int(n, "n", 1)
     if isinstance(batch, (int, np.integer)) and not isinstance(batch, bool):
         batch = (int(batch),)
     if isinstance(batch, (list, torch.Size)):
@@ -1053,7 +1031,7 @@ def sample_gaussian_pairs(
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     dev = torch.device(device) if device is not None else (generator.device if generator is not None
                                                             else torch.device("cpu"))
-    _check_generator(generator, dev)
+    check_generator(generator, dev, "the data are")
     w, V = np.linalg.eigh(S)
     root = torch.as_tensor((V * np.sqrt(np.clip(w, 0.0, None))) @ V.T, dtype=dtype, device=dev)
     eps = torch.randn(*batch, n, S.shape[0], generator=generator, device=dev, dtype=dtype)

@@ -112,6 +112,14 @@ def _check_dim_array(n: Any, name: str = "n") -> np.ndarray:
     return arr
 
 
+def _check_num_points(num_points: Any) -> np.ndarray:
+    """``num_points`` as a float array of integers >= 2 (the :math:`N` of the JL bounds)."""
+    big_n = _as_float_array(num_points, "num_points")
+    if np.any(big_n < 2) or np.any(big_n != np.round(big_n)):
+        raise ValueError(f"num_points={num_points!r}: expected integers >= 2")
+    return big_n
+
+
 def _maybe_scalar(arr: np.ndarray) -> float | np.ndarray:
     return float(arr) if arr.ndim == 0 else arr
 
@@ -120,6 +128,19 @@ def _check_side(side: str) -> str:
     if side not in _SIDES:
         raise ValueError(f"side={side!r}: expected one of {list(_SIDES)}")
     return side
+
+
+def _check_tail_args(n: Any, eps: Any, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """The dimension and ``eps`` arrays of a norm-tail function, after checking ``side``."""
+    n_a, e = _check_dim_array(n), _check_eps_array(eps)
+    _check_side(side)
+    return n_a, e
+
+
+def _sided(up: np.ndarray, lo: np.ndarray, side: str) -> float | np.ndarray:
+    """The upper tail, the lower tail or their sum, as :func:`_maybe_scalar` returns it."""
+    out = {"upper": up, "lower": lo, "both": up + lo}[side]
+    return _maybe_scalar(np.asarray(out, dtype=np.float64))
 
 
 def _check_matrix(x: Any, name: str, *, finite: bool = True) -> torch.Tensor:
@@ -234,9 +255,7 @@ def jl_min_dim(num_points: Any, eps: Any, constant: float = 24.0) -> int | np.nd
     ValueError
         If ``num_points < 2``, ``eps`` is outside (0, 1) or ``constant`` is not positive.
     """
-    big_n = _as_float_array(num_points, "num_points")
-    if np.any(big_n < 2) or np.any(big_n != np.round(big_n)):
-        raise ValueError(f"num_points={num_points!r}: expected integers >= 2")
+    big_n = _check_num_points(num_points)
     e = _check_eps_array(eps)
     c = _check_positive_finite(constant, "constant")
     out = np.floor(c * np.log(big_n) / e**2).astype(np.int64) + 1
@@ -269,9 +288,7 @@ def dasgupta_gupta_min_dim(num_points: Any, eps: Any) -> int | np.ndarray:
     ValueError
         If ``num_points < 2`` or ``eps`` is outside (0, 1).
     """
-    big_n = _as_float_array(num_points, "num_points")
-    if np.any(big_n < 2) or np.any(big_n != np.round(big_n)):
-        raise ValueError(f"num_points={num_points!r}: expected integers >= 2")
+    big_n = _check_num_points(num_points)
     e = _check_eps_array(eps)
     out = np.ceil(4.0 * np.log(big_n) / (e**2 / 2 - e**3 / 3)).astype(np.int64)
     return int(out) if out.ndim == 0 else out
@@ -327,12 +344,10 @@ def norm_tail_exact(n: Any, eps: Any, side: str = "both") -> float | np.ndarray:
     ValueError
         On a bad ``n``, ``eps`` or ``side``.
     """
-    n_a, e = _check_dim_array(n), _check_eps_array(eps)
-    _check_side(side)
+    n_a, e = _check_tail_args(n, eps, side)
     up = _stats.chi2.sf(n_a * (1 + e), n_a)
     lo = _stats.chi2.cdf(n_a * (1 - e), n_a)
-    out = {"upper": up, "lower": lo, "both": up + lo}[side]
-    return _maybe_scalar(np.asarray(out, dtype=np.float64))
+    return _sided(up, lo, side)
 
 
 def norm_tail_chernoff(n: Any, eps: Any, side: str = "both") -> float | np.ndarray:
@@ -351,12 +366,10 @@ def norm_tail_chernoff(n: Any, eps: Any, side: str = "both") -> float | np.ndarr
     n, eps, side
         As in :func:`norm_tail_exact`.
     """
-    n_a, e = _check_dim_array(n), _check_eps_array(eps)
-    _check_side(side)
+    n_a, e = _check_tail_args(n, eps, side)
     up = np.exp(0.5 * n_a * (np.log1p(e) - e))
     lo = np.exp(0.5 * n_a * (np.log1p(-e) + e))
-    out = {"upper": up, "lower": lo, "both": up + lo}[side]
-    return _maybe_scalar(np.asarray(out, dtype=np.float64))
+    return _sided(up, lo, side)
 
 
 def norm_tail_bound(n: Any, eps: Any, side: str = "both") -> float | np.ndarray:
@@ -369,8 +382,7 @@ def norm_tail_bound(n: Any, eps: Any, side: str = "both") -> float | np.ndarray:
     n, eps, side
         As in :func:`norm_tail_exact`.
     """
-    n_a, e = _check_dim_array(n), _check_eps_array(eps)
-    _check_side(side)
+    n_a, e = _check_tail_args(n, eps, side)
     one = np.exp(-(e**2) * n_a / 8)
     return _maybe_scalar(np.asarray(2 * one if side == "both" else one, dtype=np.float64))
 

@@ -63,14 +63,19 @@ _MAX_NODES = 1024
 
 
 # --------------------------------------------------------------------------- validation
-def _width(value: Any, name: str) -> float:
-    """A finite, strictly positive real scalar."""
+def _real(value: Any, name: str, *, positive: bool) -> float:
+    """A finite real scalar (not bool), ``> 0`` if ``positive`` else ``>= 0``, as a float."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}={value!r} must be a real number (int or float), got {type(value).__name__}")
     v = float(value)
-    if not math.isfinite(v) or v <= 0.0:
-        raise ValueError(f"{name}={value!r} must be finite and > 0")
+    if not math.isfinite(v) or (v <= 0.0 if positive else v < 0.0):
+        raise ValueError(f"{name}={value!r} must be finite and {'>' if positive else '>='} 0")
     return v
+
+
+def _width(value: Any, name: str) -> float:
+    """A finite, strictly positive real scalar."""
+    return _real(value, name, positive=True)
 
 
 def _as_float_tensor(x: Any, name: str = "x") -> torch.Tensor:
@@ -254,11 +259,7 @@ def kernel_abs_moment(kernel: Kernel = "gaussian", width: float = 1.0, p: float 
     """
     kernel = _kernel_name(kernel)
     w = _width(width, "width")
-    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
-        raise TypeError(f"p={p!r} must be a real number")
-    p = float(p)
-    if not math.isfinite(p) or p < 0:
-        raise ValueError(f"p={p!r} must be finite and >= 0")
+    p = _real(p, "p", positive=False)
     if p == 0:
         return 1.0
     if kernel == "gaussian":
@@ -362,10 +363,7 @@ def mollify(
         raise TypeError(f"nodes={nodes!r} must be an integer")
     if not 2 <= int(nodes) <= _MAX_NODES:
         raise ValueError(f"nodes={nodes!r} must be an integer in [2, {_MAX_NODES}]")
-    if isinstance(growth, (bool, np.bool_)) or not isinstance(growth, numbers.Real):
-        raise TypeError(f"growth={growth!r} must be a real number")
-    if not math.isfinite(float(growth)) or growth < 0:
-        raise ValueError(f"growth={growth!r} must be finite and >= 0")
+    _real(growth, "growth", positive=False)
     if kernel == "lorentz" and growth >= 1:
         raise ValueError(
             f"kernel='lorentz' with growth={growth}: the Lorentzian has no finite absolute moment of "
