@@ -60,7 +60,10 @@ record: setup
 record-scripts: setup
 	$(BIN)/python tools/record.py --convert-only all
 
+# Every benchmark at its default sizes; `make benchmarks | tee benchmarks/results-cpu.txt`
+# records a run (benchmarks/README.md summarises the committed one).
 benchmarks: setup
+	@$(BIN)/python benchmarks/_machine.py
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
