@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kexue_book import runtime
 from kexue_book.optim.accumulation import GradientAccumulator, measure_peak_memory
 
 from _timing import interleaved
@@ -56,10 +57,9 @@ def main() -> None:
     ap.add_argument("--d", type=int, default=64)
     ap.add_argument("--seq", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--threads", type=int, default=None, help="torch and BLAS threads (default: runtime.set_threads())")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    runtime.set_threads(args.threads)  # torch and BLAS alike
     dev = torch.device(args.device)
     if args.batch % args.micro:
         raise SystemExit("--batch must be a multiple of --micro")

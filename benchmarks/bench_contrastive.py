@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from kexue_book import runtime
 from kexue_book.nn.contrastive import infonce_loss, two_pass_contrastive_backward
 from kexue_book.optim.accumulation import measure_peak_memory
 
@@ -56,10 +57,9 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--threads", type=int, default=None, help="torch and BLAS threads (default: runtime.set_threads())")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    runtime.set_threads(args.threads)  # torch and BLAS alike
     dev = torch.device(args.device)
     torch.manual_seed(0)
     enc = Encoder(64, args.width, 128, args.depth, args.dropout).to(dev)

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from kexue_book import runtime
 from kexue_book.optim.ema import EMA
 
 from _timing import interleaved, repeated
@@ -43,10 +44,9 @@ def main() -> None:
     ap.add_argument("--updates", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch and BLAS threads (default: runtime.set_threads())")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    runtime.set_threads(args.threads)  # torch and BLAS alike
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else None
     print(f"device {device}, {torch.get_num_threads()} torch threads, decay 0.999, median of "

@@ -23,6 +23,7 @@ import argparse
 import numpy as np
 import torch
 
+from kexue_book import runtime
 from kexue_book.prob.entropy import entropy, entropy_normalize, entropy_range
 
 from _timing import interleaved
@@ -33,10 +34,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=2000)
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch and BLAS threads (default: runtime.set_threads())")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    runtime.set_threads(args.threads)  # torch and BLAS alike
     rng = np.random.default_rng(0)
     p = rng.random((args.rows, args.n))
     p /= p.sum(-1, keepdims=True)

@@ -23,7 +23,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from threadpoolctl import threadpool_limits
 
 from kexue_book.ml.generative_linear import analytic_softmax, sample_gaussian_classes
-from kexue_book.runtime import cpu_budget
+from kexue_book import runtime
 
 from _timing import interleaved, timed
 
@@ -40,10 +40,9 @@ def synthetic(n: int, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=None, help="CPU threads for both (default: usable CPUs)")
+    ap.add_argument("--threads", type=int, default=None, help="torch and BLAS threads (default: runtime.set_threads())")
     args = ap.parse_args()
-    threads = args.threads or cpu_budget()
-    torch.set_num_threads(threads)
+    threads = runtime.set_threads(args.threads)  # torch and BLAS alike
     Xd, yd = load_digits(return_X_y=True)
     cases = [
         ("synthetic n=20000 d=256 k=10", *synthetic(20_000, 256, 10), None),

@@ -16,6 +16,7 @@ import argparse
 import torch
 from sklearn.datasets import load_digits
 
+from kexue_book import runtime
 from kexue_book.optim.hessian import hessian_top_eigenvalue
 
 from _timing import interleaved
@@ -68,9 +69,8 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hidden", default="16,32", help="comma-separated hidden widths")
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
+    ap.add_argument("--threads", type=int, default=None, help="torch and BLAS threads (default: runtime.set_threads())")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    runtime.set_threads(args.threads)  # torch and BLAS alike
     for h in args.hidden.split(","):
         main(int(h), args.repeats)

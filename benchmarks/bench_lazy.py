@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import torch
 
+from kexue_book import runtime
 from kexue_book.optim.lazy import LazyAdam
 
 from _timing import interleaved, timed
@@ -58,10 +59,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5, help="steps per timed block")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch and BLAS threads (default: runtime.set_threads())")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    runtime.set_threads(args.threads)  # torch and BLAS alike
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else None
     touched = max(1, int(args.frac * args.rows))

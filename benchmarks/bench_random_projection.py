@@ -24,8 +24,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from sklearn.utils.extmath import randomized_svd as sk_randomized_svd
-from threadpoolctl import threadpool_limits
 
+from kexue_book import runtime
 from kexue_book.prob.random_projection import randomized_svd
 
 from _timing import interleaved
@@ -52,17 +52,14 @@ def rel_err(mat: torch.Tensor, u, s, vh) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=15)
-    ap.add_argument("--threads", type=int, default=None,
-                    help="threads for torch and NumPy's BLAS (default: the libraries' own)")
+    ap.add_argument("--threads", type=int, default=None, help="torch and BLAS threads (default: runtime.set_threads())")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--rank", type=int, default=20)
     ap.add_argument("--oversample", type=int, default=10)
     ap.add_argument("--power-iters", type=int, default=2)
     ap.add_argument("--shapes", default="2000x1000,4000x2000")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads)  # NumPy's BLAS too, for scikit-learn
+    runtime.set_threads(args.threads)  # torch and NumPy's BLAS (scikit-learn) alike
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else None
     k, p, q = args.rank, args.oversample, args.power_iters

@@ -23,6 +23,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 
+from kexue_book import runtime
 from kexue_book.prob import smoothing as sm
 
 from _timing import interleaved
@@ -32,11 +33,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=10_000_000)
     ap.add_argument("--repeats", type=int, default=11)
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch and BLAS threads (default: runtime.set_threads())")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    runtime.set_threads(args.threads)  # torch and BLAS alike
     dev = torch.device(args.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else None
     g = torch.Generator(device="cpu").manual_seed(0)
