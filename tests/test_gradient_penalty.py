@@ -153,6 +153,12 @@ def test_bad_x_and_f():
         gradient_penalty_terms(model, x, lambda o: o.sum())
     with pytest.raises(ValueError, match="one scalar per sample"):
         parameter_gradient_norm_sq(model, x, lambda o: o)
+    model32 = nn.Sequential(nn.Linear(3, 2), nn.Tanh())  # float32 parameters, float64 x
+    for fn in (gradient_penalty_terms, input_gradient_norm_sq, parameter_gradient_norm_sq):
+        with pytest.raises(TypeError, match=r"x has dtype torch.float64 but the model's parameters"):
+            fn(model32, x, f_sq)
+    with pytest.raises(ValueError, match="device"):
+        gradient_penalty_terms(make_mlp([3, 2], nn.Tanh).to("meta"), x, f_sq)
     frozen = make_mlp([3, 2], nn.Tanh)
     for p in frozen.parameters():
         p.requires_grad_(False)

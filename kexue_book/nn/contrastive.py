@@ -399,9 +399,10 @@ def two_pass_contrastive_backward(
 
     The gradients added equal those of ``infonce_loss(encoder(inputs), ...)`` on the whole
     batch evaluated with pass 1's random draws, to round-off; peak memory holds one chunk's
-    activations instead of the batch's. Cost: one extra forward pass per sample. The random
-    state after the call is the one left by pass 1 (pass 2 runs under
-    ``torch.random.fork_rng``). Like ``backward()`` it adds to existing ``.grad``.
+    activations instead of the batch's. Cost: one extra forward pass per sample. With
+    ``replay_rng=True`` the random state after the call is the one left by pass 1 (pass 2
+    runs under ``torch.random.fork_rng``); without replay, pass 2 advances it further. Like
+    ``backward()`` it adds to existing ``.grad``.
 
     Parameters
     ----------

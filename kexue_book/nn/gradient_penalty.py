@@ -14,6 +14,13 @@ This module computes both penalties (with ``torch.autograd.grad``, optionally wi
 ``create_graph=True`` so that they can be trained on) and every ingredient of the bound,
 per sample. The model must be an :class:`torch.nn.Sequential` of :class:`torch.nn.Linear`
 layers and elementwise activations; anything else raises :class:`TypeError`.
+
+Below, (E1) is the inequality above; (E2) and (E3) are its per-layer parts,
+:math:`\\|\\nabla_x f\\|^2\\|h^{(t)}\\|^2/(\\|W^{(t)}\\|_2^2\\|\\nabla_x h^{(t)}\\|_2^2)
+\\le \\|\\nabla_{W^{(t)}} f\\|_F^2` for the weights and the same with :math:`1` in place of
+:math:`\\|h^{(t)}\\|^2` and :math:`\\|\\nabla_{b^{(t)}} f\\|^2` on the right for the biases,
+whose sum over :math:`t` is (E1); (E6) is the weaker form of (E1) with Frobenius norms in the
+denominators. Chapter 27 of the book derives all of them.
 """
 
 from __future__ import annotations
@@ -103,6 +110,13 @@ def _check_inputs(model: nn.Module, x: torch.Tensor, f: Callable[[torch.Tensor],
                          f"{layers[0][0].in_features}")
     if not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+    weight = layers[0][0].weight
+    if x.dtype != weight.dtype:
+        raise TypeError(f"x has dtype {x.dtype} but the model's parameters have dtype "
+                        f"{weight.dtype}; convert one of them (e.g. x.to({weight.dtype}))")
+    if x.device != weight.device:
+        raise ValueError(f"x is on device {x.device} but the model's parameters are on "
+                         f"{weight.device}")
     if not torch.isfinite(x).all():
         raise ValueError("x contains NaN or infinite entries")
     if not callable(f):
@@ -142,6 +156,16 @@ def input_gradient_norm_sq(model: nn.Module, x: torch.Tensor,
     -------
     torch.Tensor
         Shape ``(n,)``.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a supported MLP (see :func:`mlp_layers`), ``x`` is not a
+        floating-point tensor of the model's dtype, or ``f`` is not callable.
+    ValueError
+        If ``x`` is not of shape ``(n, d_in)`` with ``n >= 1`` and the model's ``d_in``, is on
+        another device than the model, or is not finite; or if ``f`` does not return shape
+        ``(n,)``.
     """
     _check_inputs(model, x, f)
     xr = x.detach().requires_grad_(True)
@@ -167,7 +191,8 @@ def parameter_gradient_norm_sq(model: nn.Module, x: torch.Tensor,
     -------
     torch.Tensor
         Shape ``(n,)``: the sum over layers of
-        :math:`\\|\\nabla_{W^{(t)}} f\\|_F^2 + \\|\\nabla_{b^{(t)}} f\\|^2`.
+        :math:`\\|\\nabla_{W^{(t)}} f\\|_F^2 + \\|\\nabla_{b^{(t)}} f\\|^2`, the right side of
+        (E1). Parameters with ``requires_grad=False`` are left out of the sum.
     """
     _check_inputs(model, x, f)
     params = [p for p in model.parameters() if p.requires_grad]

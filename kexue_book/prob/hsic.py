@@ -14,10 +14,10 @@ only if :math:`x` and :math:`y` are independent; for the linear kernel it is
 :math:`\|\mathrm{Cov}(x, y)\|_F^2` and misses every non-linear dependence.
 
 From a sample of :math:`n` pairs with Gram matrices :math:`K, L` and the centring matrix
-:math:`H = I - \mathbf 1\mathbf 1^\top/n` there are three estimators:
+:math:`J = I - \mathbf 1\mathbf 1^\top/n` there are three estimators:
 
-* :func:`hsic_v`, the V-statistic :math:`\mathrm{tr}(KHLH)/n^2` (biased, :math:`O(1/n)`);
-* :func:`hsic_gretton`, :math:`\mathrm{tr}(KHLH)/(n-1)^2` (Gretton et al. 2005; also the
+* :func:`hsic_v`, the V-statistic :math:`\mathrm{tr}(KJLJ)/n^2` (biased, :math:`O(1/n)`);
+* :func:`hsic_gretton`, :math:`\mathrm{tr}(KJLJ)/(n-1)^2` (Gretton et al. 2005; also the
   kexue.fm post's estimator; biased, :math:`O(1/n)`, although the post calls it unbiased);
 * :func:`hsic_u`, the U-statistic of Song et al. (2012), exactly unbiased.
 
@@ -333,9 +333,9 @@ def _grams_xy(xs: torch.Tensor, ys: torch.Tensor, kernel_x: str, kernel_y: str |
 
 # --------------------------------------------------------------------------- centring
 def double_center(K: Any) -> torch.Tensor:
-    r"""The doubly centred matrix :math:`HKH`, in :math:`O(n^2)` without forming :math:`H`.
+    r"""The doubly centred matrix :math:`JKJ`, in :math:`O(n^2)` without forming :math:`J`.
 
-    .. math:: (HKH)_{ij} = K_{ij} - \bar K_{i\cdot} - \bar K_{\cdot j} + \bar K_{\cdot\cdot}
+    .. math:: (JKJ)_{ij} = K_{ij} - \bar K_{i\cdot} - \bar K_{\cdot j} + \bar K_{\cdot\cdot}
 
     with row, column and grand means. Accepts a batch ``(..., n, n)``.
 
@@ -399,12 +399,12 @@ def _inner(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 
 
 def hsic_v(K: Any, L: Any) -> torch.Tensor:
-    r"""V-statistic (biased) HSIC, :math:`\mathrm{tr}(KHLH)/n^2`, in :math:`O(n^2)`.
+    r"""V-statistic (biased) HSIC, :math:`\mathrm{tr}(KJLJ)/n^2`, in :math:`O(n^2)`.
 
     Equals the plug-in estimate of the population formula,
     :math:`\tfrac1{n^2}\mathrm{tr}(KL) + \tfrac1{n^4}\mathbf 1^\top K\mathbf 1\,\mathbf 1^\top L\mathbf 1
     - \tfrac2{n^3}\mathbf 1^\top KL\mathbf 1`, computed as
-    :math:`\sum_{ij}(HKH)_{ij}(HLH)_{ij}/n^2` (both centred, which keeps the cancellation small).
+    :math:`\sum_{ij}(JKJ)_{ij}(JLJ)_{ij}/n^2` (both centred, which keeps the cancellation small).
 
     Parameters
     ----------
@@ -430,7 +430,7 @@ def hsic_v(K: Any, L: Any) -> torch.Tensor:
 
 
 def hsic_gretton(K: Any, L: Any) -> torch.Tensor:
-    r"""Gretton et al. (2005)'s :math:`\mathrm{tr}(KHLH)/(n-1)^2` — the kexue.fm post's estimator.
+    r"""Gretton et al. (2005)'s :math:`\mathrm{tr}(KJLJ)/(n-1)^2` — the kexue.fm post's estimator.
 
     The post calls it unbiased; it is not: its bias is :math:`O(1/n)`, e.g. exactly
     :math:`(\mathbb E k_{11} - \mathbb E k_{12})(\mathbb E l_{11} - \mathbb E l_{12})/(n-1)`
@@ -675,8 +675,9 @@ def hsic_permutation_test(
 ) -> PermutationTestResult:
     r"""Permutation test of independence of ``x`` and ``y`` with an HSIC statistic.
 
-    The p-value is :math:`(1 + \#\{b : T_b \ge T\})/(1 + B)`, which is valid (never
-    below its nominal level under independence) for any finite ``B``. With a
+    The p-value is :math:`(1 + \#\{b : T_b \ge T\})/(1 + B)`, which is valid for any
+    finite ``B``: under independence, :math:`P(p \le \alpha) \le \alpha` for every level
+    :math:`\alpha`. With a
     characteristic kernel the test is consistent against every alternative; with the
     linear kernel it only sees correlation.
 
