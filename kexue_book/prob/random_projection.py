@@ -802,7 +802,8 @@ def sign_lsh(X: torch.Tensor, A: torch.Tensor, *, dtype: torch.dtype | None = No
     r"""Sign random projection codes :math:`s = \mathrm{sign}(Ax)` (SimHash), with :math:`\mathrm{sign}(0) := +1`.
 
     For Gaussian rows :math:`a`, :math:`P[\mathrm{sign}(a^\top x)\ne\mathrm{sign}(a^\top y)]
-    = \theta/\pi`, :math:`\theta` the angle between :math:`x` and :math:`y` (E2 of chapter 03).
+    = \theta/\pi`, :math:`\theta` the angle between :math:`x` and :math:`y` (equation
+    ``c03-eq-collision`` of chapter 03).
 
     Parameters
     ----------
@@ -882,7 +883,9 @@ def _cos_like(x: Any, name: str) -> tuple[torch.Tensor, bool]:
 
 
 def expected_sign_cosine(cos: Any) -> Any:
-    r"""Expected cosine of sign codes, :math:`1 - \frac{2\theta}{\pi} = \frac{2}{\pi}\arcsin(\cos\theta)` (E2 of chapter 03).
+    r"""Expected cosine of sign codes, :math:`1 - \frac{2\theta}{\pi} = \frac{2}{\pi}\arcsin(\cos\theta)`.
+
+    Equation ``c03-eq-sign-cosine`` of chapter 03.
 
     Parameters
     ----------
@@ -950,7 +953,7 @@ def randomized_svd(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""Truncated SVD :math:`M \approx U\,\mathrm{diag}(S)\,V_h` by the Halko–Martinsson–Tropp method.
 
-    With :math:`\ell` = ``rank + oversample`` (E3 of chapter 03):
+    With :math:`\ell` = ``rank + oversample`` (equation ``c03-eq-hmt`` of chapter 03):
 
     1. draw :math:`\Omega \in \mathbb{R}^{n\times\ell}` Gaussian and form :math:`Y = M\Omega`;
     2. optionally ``power_iters`` times :math:`Y \leftarrow M (M^\top Y)`, re-orthonormalising
@@ -1056,9 +1059,9 @@ def post_random_svd(
     (optionally orthonormalised by QR), takes :math:`B = MQ = U_B\Sigma_B V_B^\top` and
     returns the factors of :math:`U_B\Sigma_B(QV_B)^\top`, i.e. of :math:`MQQ^\top`. Because
     :math:`QQ^\top` has rank :math:`k` and is far from the identity in operator norm,
-    :math:`MQQ^\top` is far from :math:`M` even when :math:`\mathrm{rank}(M) \le k` (chapter
-    03, E3). :math:`U_B` itself does span the column space in that case: use
-    :func:`randomized_svd` for a correct method.
+    :math:`MQQ^\top` is far from :math:`M` even when :math:`\mathrm{rank}(M) \le k` (equations
+    ``c03-eq-post-rsvd`` and ``c03-eq-qqt-error`` of chapter 03). :math:`U_B` itself does span
+    the column space in that case: use :func:`randomized_svd` for a correct method.
 
     Parameters
     ----------
@@ -1094,10 +1097,10 @@ def post_random_svd(
 
 
 def entropy_dim_formula(num_points: Any, coef: float = 8.33) -> float | np.ndarray:
-    r"""The entropy-based embedding-size rule :math:`n > c\ln N` (default :math:`c = 8.33`; chapter 03, E4).
+    r"""The entropy-based embedding-size rule :math:`n > c\ln N` (default :math:`c = 8.33`).
 
-    The coefficient comes from the author's minimum-entropy argument (kexue.fm post 7695);
-    it is quoted, not derived, in chapter 03.
+    Equation ``c03-eq-entropy-dim`` of chapter 03. The coefficient comes from the author's
+    minimum-entropy argument (kexue.fm post 7695); it is quoted, not derived, in chapter 03.
 
     Parameters
     ----------

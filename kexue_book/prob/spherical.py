@@ -170,7 +170,7 @@ def log_sphere_area(n: int) -> float:
     r"""Log of the area of the unit sphere :math:`S^{n-1} \subset \mathbb{R}^n`.
 
     Implements :math:`\log|S^{n-1}| = \log 2 + \tfrac{n}{2}\log\pi
-    - \log\Gamma(n/2)` (equation ``eq-sphere-area`` of chapter 01), in log
+    - \log\Gamma(n/2)` (equation ``c01-eq-sphere-area`` of chapter 01), in log
     space so that it stays finite for any dimension.
 
     Parameters
@@ -207,7 +207,7 @@ def angle_log_normaliser(n: int) -> float:
     r"""Log of the normalising constant :math:`c_n` of the angle density.
 
     :math:`\log c_n = \log\Gamma(n/2) - \log\Gamma((n-1)/2) - \tfrac12\log\pi`,
-    which equals :math:`\log(|S^{n-2}|/|S^{n-1}|)` (equation ``eq-angle-cn`` of
+    which equals :math:`\log(|S^{n-2}|/|S^{n-1}|)` (equation ``c01-eq-angle-cn`` of
     chapter 01). For :math:`x = (n-1)/2 \ge 50` the difference of log-gammas is
     replaced by its asymptotic series
     :math:`\tfrac12\log x - \tfrac1{8x} + \tfrac1{192x^3} - \dots`, which
@@ -250,7 +250,7 @@ def angle_logpdf(theta: Any, n: int) -> torch.Tensor:
     r"""Log density of the angle between two isotropic vectors in R^n.
 
     Implements :math:`\log p_n(\theta) = \log c_n + (n-2)\log\sin\theta` on
-    :math:`[0, \pi]` (equation ``eq-angle-pdf`` of chapter 01) and
+    :math:`[0, \pi]` (equation ``c01-eq-angle-pdf`` of chapter 01) and
     :math:`-\infty` outside. For ``n = 2`` the density is the constant
     :math:`1/\pi`, endpoints included.
 
@@ -312,7 +312,7 @@ def cosine_logpdf(eta: Any, n: int) -> torch.Tensor:
     r"""Log density of :math:`\eta = \cos\theta`.
 
     Implements :math:`\log c_n + \tfrac{n-3}{2}\log(1-\eta^2)` on
-    :math:`[-1, 1]` (equation ``eq-cos-pdf`` of chapter 01) and
+    :math:`[-1, 1]` (equation ``c01-eq-cos-pdf`` of chapter 01) and
     :math:`-\infty` outside, with :math:`\log(1-\eta^2)` computed as
     ``log1p(-eta) + log1p(eta)``. Special cases: ``n = 3`` is the uniform
     density 1/2 (endpoints included); ``n = 2`` is the arcsine density
@@ -382,7 +382,7 @@ def angle_cdf(theta: Any, n: int) -> torch.Tensor:
     r"""Distribution function of the angle, :math:`P_n(\theta \le t)`.
 
     Implements :math:`P_n(\theta \le t) = I_{\sin^2(t/2)}(a, a)` with
-    :math:`a = (n-1)/2` (equation ``eq-angle-cdf`` of chapter 01), where
+    :math:`a = (n-1)/2` (equation ``c01-eq-angle-cdf`` of chapter 01), where
     :math:`I_x(a, b)` is the regularised incomplete beta function
     (``scipy.special.betainc``). Since :math:`\sin^2(t/2) = (1-\cos t)/2`,
     this equals :math:`1 - I_{(1+\cos t)/2}(a, a)`; for :math:`t > \pi/2` that
@@ -421,7 +421,7 @@ def cosine_cdf(eta: Any, n: int) -> torch.Tensor:
     r"""Distribution function of :math:`\eta = \cos\theta`.
 
     :math:`P(\eta \le x) = I_{(1+x)/2}(a, a)` with :math:`a = (n-1)/2`
-    (equation ``eq-cos-beta`` of chapter 01); 0 below :math:`-1` and 1 above
+    (equation ``c01-eq-cos-beta`` of chapter 01); 0 below :math:`-1` and 1 above
     :math:`+1`. For :math:`x > 0` it is evaluated as
     :math:`1 - I_{(1-x)/2}(a, a)` (symmetry).
 
@@ -464,12 +464,12 @@ def angle_variance(n: int) -> float:
     r"""Exact variance of the angle, :math:`\tfrac12\psi_1(n/2)`.
 
     Implements :math:`\operatorname{Var}_n(\theta) = \tfrac12\psi_1(n/2)
-    = 2\sum_{k\ge0}(n+2k)^{-2}` (equation ``eq-var-trigamma`` of chapter 01)
+    = 2\sum_{k\ge0}(n+2k)^{-2}` (equation ``c01-eq-var-trigamma`` of chapter 01)
     with the two results derived there: the recurrence
     :math:`\operatorname{Var}_n = 2/n^2 + \operatorname{Var}_{n+2}` is applied
     until the dimension reaches :math:`m \ge 40`, then the Euler-Maclaurin
     series :math:`1/m + 1/m^2 + \sum_j B_{2j}4^j/m^{2j+1}` (six terms,
-    truncation error below :math:`10^{-19}` relative). Accurate to a few ulp,
+    truncation error below :math:`10^{-18}` relative). Accurate to a few ulp,
     unlike a generic trigamma near small arguments. Special values:
     :math:`\operatorname{Var}_2 = \pi^2/12`,
     :math:`\operatorname{Var}_3 = \pi^2/4 - 2`.
@@ -511,7 +511,7 @@ def angle_variance_asymptotic(n: int, order: int = 3) -> float:
        + \frac{2}{3n^3} - \frac{8}{15 n^5} + \frac{32}{21 n^7} - \dots
        = \frac1n + \frac1{n^2} + \sum_{j\ge1} \frac{B_{2j}\, 4^j}{n^{2j+1}},
 
-    equation ``eq-var-asymptotic`` of chapter 01 (Euler-Maclaurin applied to
+    equation ``c01-eq-var-asymptotic`` of chapter 01 (Euler-Maclaurin applied to
     the series :math:`2\sum_k (n+2k)^{-2}`), truncated after the
     :math:`n^{-\mathrm{order}}` term. The series diverges if summed to
     infinity; truncated after the :math:`1/n^2` term or later, its error is
@@ -550,7 +550,7 @@ def angle_variance_laplace(n: int) -> float:
 
     This is the post's formula, from
     :math:`\log\sin^{n-2}\theta = -\tfrac{n-2}{2}(\theta-\pi/2)^2
-    + O((\theta-\pi/2)^4)` (equation ``eq-laplace`` of chapter 01). It always
+    + O((\theta-\pi/2)^4)` (equation ``c01-eq-laplace`` of chapter 01). It always
     *overestimates* the exact variance :func:`angle_variance`, with relative
     error about :math:`1/n`; :math:`1/(n-1)` is an order of :math:`n` more
     accurate.
@@ -625,7 +625,7 @@ def sample_angles(
     Each pair :math:`x, y \sim N(0, I_n)` gives
     :math:`\theta = \arccos\operatorname{clamp}(\cos\theta, -1, 1)` with
     :math:`\cos\theta = \langle x, y\rangle / (\lVert x\rVert\lVert y\rVert)`,
-    a draw from :math:`p_n` (equation ``eq-angle-pdf`` of chapter 01). Pairs
+    a draw from :math:`p_n` (equation ``c01-eq-angle-pdf`` of chapter 01). Pairs
     are drawn in blocks of ``chunk`` so that memory stays bounded for large
     ``n * num``; the values depend on ``chunk`` (the random stream is consumed
     block by block).
@@ -641,8 +641,8 @@ def sample_angles(
         device.
     chunk
         Pairs per block, an integer ``>= 1``. Default: about
-        :math:`2^{24}/n` (blocks of :math:`2^{24}` numbers, 128 MiB each in
-        float64).
+        :math:`2^{24}/n`, so that each of the two Gaussian matrices of a
+        block holds about :math:`2^{24}` numbers (128 MiB in float64).
 
     Returns
     -------
