@@ -216,7 +216,7 @@ def _ledoit_wolf_standardised(Xc: torch.Tensor, mean: torch.Tensor) -> torch.Ten
 # ----------------------------------------------------------------------------- regression
 def gaussian_linear_regression(X: torch.Tensor, Y: torch.Tensor, *, ridge: float = 0.0
                                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Linear regression as the conditional mean of a joint Gaussian (equation E3).
+    """Linear regression as the conditional mean of a joint Gaussian (chapter 08, ``c08-eq-gauss-ols``).
 
     With sample moments :math:`\\mu_x, \\mu_y, \\Sigma_{xx}, \\Sigma_{xy}` (any common
     normalisation), returns :math:`W = \\Sigma_{xx}^{-1}\\Sigma_{xy}` and
@@ -314,13 +314,13 @@ def class_statistics(X: torch.Tensor, y: torch.Tensor, num_classes: int | None =
                      priors: torch.Tensor | Sequence[float] | None = None,
                      shrinkage: float | str | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Class means, priors and the pooled within-class covariance (equation E9).
+    """Class means, priors and the pooled within-class covariance (chapter 08, ``c08-eq-pooled``).
 
     The pooled covariance is :math:`\\Sigma = \\sum_i p_i S_i`, where :math:`S_i` is the
     covariance of class :math:`i` normalised by :math:`N_i`. With the default priors
     :math:`p_i = N_i/N` this is the within-class scatter divided by :math:`N`, i.e.
     :math:`\\tilde\\Sigma + \\tilde\\mu^\\top\\tilde\\mu - \\sum_i p_i\\mu_i^\\top\\mu_i`
-    (equation E9), computed here from centred rows for accuracy.
+    (``c08-eq-pooled``), computed here from centred rows for accuracy.
 
     Parameters
     ----------
@@ -392,7 +392,7 @@ def class_statistics(X: torch.Tensor, y: torch.Tensor, num_classes: int | None =
 
 def gaussian_classifier(means: torch.Tensor, cov: torch.Tensor, priors: torch.Tensor | Sequence[float]
                         ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logit weights of the Bayes classifier for Gaussian classes with a shared covariance (E8).
+    """Logit weights of the Bayes classifier for Gaussian classes with a shared covariance (chapter 08, ``c08-eq-lda-softmax``).
 
     For :math:`p(x\\mid i) = \\mathcal N(\\mu_i, \\Sigma)` and prior :math:`p_i`, the
     posterior is :math:`\\mathrm{softmax}_i(x w_i^\\top + b_i)` with
@@ -444,7 +444,7 @@ def analytic_softmax(X: torch.Tensor, y: torch.Tensor, num_classes: int | None =
                      ridge: float = 0.0, shrinkage: float | str | None = None,
                      priors: torch.Tensor | Sequence[float] | None = None,
                      whiten: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """The closed-form ("analytic") softmax regression: LDA weights (equations E8, E9).
+    """The closed-form ("analytic") softmax regression: LDA weights (chapter 08, ``c08-eq-lda-softmax``, ``c08-eq-pooled``).
 
     Estimates the class means, priors and pooled covariance with
     :func:`class_statistics`, adds ``ridge`` to the covariance's diagonal and returns
@@ -522,7 +522,7 @@ def analytic_logistic(X: torch.Tensor, y: torch.Tensor, *, ridge: float = 0.0,
                       shrinkage: float | str | None = None,
                       priors: torch.Tensor | Sequence[float] | None = None,
                       whiten: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """The closed-form binary logistic regression (equation E7).
+    """The closed-form binary logistic regression (chapter 08, ``c08-eq-lda-binary``).
 
     :math:`w = (\\mu_1 - \\mu_0)\\Sigma^{-1}` and
     :math:`b = \\tfrac12(\\mu_0\\Sigma^{-1}\\mu_0^\\top - \\mu_1\\Sigma^{-1}\\mu_1^\\top) + \\ln(p_1/p_0)`,

@@ -173,7 +173,7 @@ def infonce_loss(
     mask_diagonal: bool = True,
     reduction: str = "sum",
 ) -> torch.Tensor:
-    r"""In-batch InfoNCE loss, equation E1 of chapter 25.
+    r"""In-batch InfoNCE loss (chapter 25, ``c25-eq-cg-loss``).
 
     .. math::
 
@@ -228,7 +228,7 @@ def contrastive_label_vectors(
 ) -> torch.Tensor:
     r"""Label vectors :math:`\tilde h` with :math:`\nabla\mathcal L=\nabla\sum_i\langle h_i,\tilde h_i\rangle`.
 
-    Equations E5/E6 of chapter 25, in the form that needs no symmetry of ``t``:
+    Chapter 25, ``c25-eq-cg-surrogate`` and ``c25-eq-cg-label``, in the form that needs no symmetry of ``t``:
 
     .. math::
 
@@ -274,7 +274,7 @@ def two_tower_label_vectors(
     tau: float = 0.05,
     reduction: str = "sum",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Label vectors for an asymmetric two-tower InfoNCE (E8 of chapter 25).
+    r"""Label vectors for an asymmetric two-tower InfoNCE (claim E8 of chapter 25).
 
     For queries :math:`q_i`, documents :math:`d_j`, :math:`s_{ij}=\langle q_i,d_j\rangle/\tau`,
     row-softmax :math:`p_{ij}` over the documents and :math:`C = P - T`,
@@ -387,7 +387,8 @@ def two_pass_contrastive_backward(
 ) -> float:
     r"""Add the exact large-batch InfoNCE gradient to ``.grad``, holding one chunk's graph at a time.
 
-    The procedure of chapter 25 (E7), as in GradCache:
+    The two-pass procedure of chapter 25 (section "The gradient does split", built on
+    ``c25-eq-cg-label``), as in GradCache:
 
     1. *Pass 1* (no graph): encode the batch chunk by chunk, recording the random-number
        state before each chunk, and keep only the embeddings :math:`h`.

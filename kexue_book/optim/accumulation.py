@@ -10,7 +10,8 @@ Let a batch :math:`B` be split into micro-batches :math:`M_1, \dots, M_n` with s
      = \sum_{k=1}^{n} \frac{b_k}{|B|}\, g_k ,
 
 a weighted average whose weights are the micro-batch *sizes*, not :math:`1/n`; the two
-agree only when every :math:`b_k` is the same (chapter 22, equations E2 and E3). Because
+agree only when every :math:`b_k` is the same (chapter 22, ``c22-eq-ga-split`` and, for tokens,
+``c22-eq-ga-tokens``). Because
 the parameters are frozen while the micro-batches are processed and the optimizer is called
 once per batch, any optimizer (SGD, momentum, Adam, AdamW, ...) then takes exactly the
 large-batch step, up to floating-point summation order. Clipping must act on the
@@ -66,7 +67,7 @@ def _check_count(n: Any, name: str) -> float:
 def micro_batch_weights(counts: Sequence[float]) -> list[float]:
     r"""The exact weights :math:`w_k = b_k / \sum_j b_j` of micro-batch mean gradients.
 
-    Implements E2/E3 of chapter 22: with :math:`g_k` the gradient of the mean loss over
+    Implements ``c22-eq-ga-split`` / ``c22-eq-ga-tokens`` of chapter 22: with :math:`g_k` the gradient of the mean loss over
     micro-batch :math:`k` (of :math:`b_k` samples or :math:`T_k` tokens), the full-batch
     gradient is :math:`\sum_k w_k g_k`.
 
@@ -128,7 +129,8 @@ def batch_coupled_modules(model: nn.Module) -> list[str]:
     batch statistics in training mode, and also in eval mode when it keeps no running
     statistics (``track_running_stats=False``); the same test as in torch's own forward.
     Such a layer makes each sample's output depend on the other samples of its
-    micro-batch, so accumulation no longer reproduces the large batch (chapter 22, E5).
+    micro-batch, so accumulation no longer reproduces the large batch (chapter 22,
+    ``c22-eq-ga-bn``).
     LayerNorm, GroupNorm and InstanceNorm are per sample and are not reported.
 
     Parameters
@@ -184,7 +186,7 @@ def accumulate_gradients(
 
     Runs forward and backward on each micro-batch and weights the micro-batch mean losses
     so that the gradients added to the parameters' ``.grad`` equal the gradient of the
-    mean loss over all the samples (or tokens) together, equations E2/E3 of chapter 22:
+    mean loss over all the samples (or tokens) together, ``c22-eq-ga-split`` / ``c22-eq-ga-tokens`` of chapter 22:
     :math:`g = \sum_k w_k g_k`. Like ``loss.backward()`` it *adds* to existing ``.grad``.
 
     Parameters
@@ -309,8 +311,8 @@ class GradientAccumulator:
 
     Between updates ``.grad`` always holds the exact gradient of the mean loss over all
     the samples seen in the current cycle, :math:`\sum_k (b_k/\sum_j b_j)\, g_k`
-    (chapter 22, E2), whatever the micro-batch sizes; the update therefore equals one
-    large-batch step (E4). With ``clip_norm`` the *accumulated* gradient is clipped with
+    (chapter 22, ``c22-eq-ga-split``), whatever the micro-batch sizes; the update therefore
+    equals one large-batch step (the update rules ``c22-eq-ga-update``). With ``clip_norm`` the *accumulated* gradient is clipped with
     ``torch.nn.utils.clip_grad_norm_`` just before the step, as the large batch would be.
 
     Parameters

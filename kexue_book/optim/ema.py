@@ -1,21 +1,22 @@
 """Exponential moving average (EMA) of a model's weights, with optional bias correction.
 
 After every optimiser step the shadow weights :math:`\\Theta` move towards the current
-weights :math:`\\theta`:
+weights :math:`\\theta` (chapter 24, ``c24-eq-ema``):
 
 .. math::
 
     \\Theta_n = \\alpha\\,\\Theta_{n-1} + (1-\\alpha)\\,\\theta_n,\\qquad \\Theta_0 = \\theta_0 .
 
 The shadow never feeds back into training, so the optimiser's trajectory is unchanged.
-With ``debias=True`` the average is the bias-corrected (Adam-style) one,
+With ``debias=True`` the average is the bias-corrected (Adam-style) one
+(``c24-eq-ema-debiased``),
 :math:`\\hat\\Theta_n = (1-\\alpha)\\sum_{k=1}^n\\alpha^{n-k}\\theta_k/(1-\\alpha^n)`, which is what
 Keras 2 on TensorFlow 1 computed (``zero_debias=True``); it is the same update with the
 step-dependent weight :math:`(1-\\alpha)/(1-\\alpha^n)` in place of :math:`1-\\alpha`.
 
 PyTorch's reference is ``torch.optim.swa_utils.AveragedModel`` with
 ``get_ema_multi_avg_fn(decay)``; :class:`EMA` matches it bit for bit when both start from
-the same weights (see the chapter), adds the bias correction and swaps the averaged
+the same weights (see chapter 24), adds the bias correction and swaps the averaged
 weights into the live model for evaluation and back.
 """
 
@@ -233,6 +234,8 @@ def ema_variance_ratio(alpha: float, beta: float) -> float:
 
         \\frac{\\operatorname{Var}\\Theta}{\\operatorname{Var}x}
         = \\frac{(1-\\alpha)(1+\\alpha\\beta)}{(1+\\alpha)(1-\\alpha\\beta)} .
+
+    This is ``c24-eq-ema-variance`` of chapter 24.
 
     Parameters
     ----------

@@ -5,10 +5,13 @@ A differentiable loss :math:`f` is :math:`L`-smooth when its gradient is :math:`
 differentiable loss the smallest such :math:`L` on a convex region is the largest
 :math:`|\\lambda|` of the Hessian there. This module provides
 
-* :func:`descent_lemma_gap` -- the slack of the descent lemma (chapter 26, E2);
+* :func:`descent_lemma_gap` -- the slack of the descent lemma (chapter 26,
+  ``c26-eq-bn-descent``);
 * :func:`smoothness_constant_linear` -- the exact :math:`L` of a linear layer under squared loss
-  and the standard bound under logistic loss (E10);
-* :func:`center_scale` -- centring and scaling of the inputs (E8, E9);
+  and the standard bound under logistic loss (theorem ``c26-thm-bn-exact``,
+  ``c26-eq-bn-exact-L``);
+* :func:`center_scale` -- centring and scaling of the inputs (``c26-eq-bn-centre``,
+  ``c26-eq-bn-scale``);
 * :func:`hvp` and :func:`hessian_top_eigenvalue` -- Hessian-vector products by double backward
   and a power iteration with a stated stopping rule.
 
@@ -49,7 +52,8 @@ def _as_2d_float(X: torch.Tensor, name: str = "X") -> torch.Tensor:
 
 
 def center_scale(X: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Centre the columns of ``X`` and divide by their population standard deviation (E8, E9).
+    """Centre the columns of ``X`` and divide by their population standard deviation (chapter 26,
+    ``c26-eq-bn-centre`` and ``c26-eq-bn-scale``).
 
     Returns :math:`\\hat x_k = (x_k-\\mu_k)/\\sigma_k` with :math:`\\mu_k=\\mathbb E[x_k]` and
     :math:`\\sigma_k=\\sqrt{\\mathrm{Var}(x_k)}` (``ddof=0``). Columns whose standard deviation is
@@ -78,7 +82,7 @@ def center_scale(X: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torc
 
 
 def smoothness_constant_linear(X: torch.Tensor, loss: str = "mse", bias: bool = True) -> float:
-    """Smoothness constant of a linear layer's loss in its parameters (E10).
+    """Smoothness constant of a linear layer's loss in its parameters (chapter 26, theorem ``c26-thm-bn-exact``).
 
     With :math:`z=[x;1]` (or :math:`z=x` when ``bias=False``) and the empirical expectation over
     the rows of ``X``:
@@ -123,7 +127,7 @@ def descent_lemma_gap(
     delta: torch.Tensor,
     L: float,
 ) -> float:
-    """Slack of the descent lemma (E2): right-hand side minus left-hand side.
+    """Slack of the descent lemma (chapter 26, ``c26-eq-bn-descent``): right-hand side minus left-hand side.
 
     .. math::
 
@@ -244,7 +248,8 @@ def hessian_top_eigenvalue(
     Starting from a random unit vector :math:`v_0` (drawn with ``generator``), iterate
     :math:`w=Hv_k`, :math:`\\lambda_k=v_k^\\top w`, :math:`v_{k+1}=w/\\|w\\|`. The iteration
     converges to the eigenvalue of largest *magnitude*; for a convex loss that is
-    :math:`\\lambda_{\\max}(H)`, the smoothness constant of E1 at this point.
+    :math:`\\lambda_{\\max}(H)`, the smoothness constant (chapter 26,
+    ``c26-eq-bn-smooth``) at this point.
 
     Stopping rule: stop after iteration :math:`k\\ge 2` as soon as
     :math:`|\\lambda_k-\\lambda_{k-1}|\\le \\mathrm{tol}\\,|\\lambda_k|`; ``converged`` reports

@@ -1,13 +1,15 @@
 r"""Lazy optimizers for embedding tables: update only the rows that were sampled.
 
 With any momentum method, an embedding row whose token is absent from the batch has zero
-gradient but non-zero momentum, so it keeps moving (chapter 23, E4). Lazy updates stop that.
-Two rules are implemented (E5):
+gradient but non-zero momentum, so it keeps moving (chapter 23, ``c23-eq-lal-drift``).
+Lazy updates stop that. Two rules are implemented (chapter 23, section "Lazy updates for
+embeddings"):
 
 ``mode="sparse"``
     Standard lazy Adam, as TensorFlow's ``LazyAdamOptimizer`` and
     :class:`torch.optim.SparseAdam`: the moments :math:`m, v` *and* the parameter change
-    only on sampled rows; with :math:`t` the tensor's step count,
+    only on sampled rows; with :math:`t` the tensor's step count (chapter 23,
+    ``c23-eq-lal-sparse-adam``),
 
     .. math::
 
@@ -109,7 +111,7 @@ def _check_indices(param: torch.Tensor, idx: Any) -> torch.Tensor:
 
 
 class LazyAdam(Optimizer):
-    r"""Adam with lazy (row-masked) updates for embedding tables (equation E5).
+    r"""Adam with lazy (row-masked) updates for embedding tables (claim E5 of chapter 23).
 
     Parameters
     ----------

@@ -9,14 +9,14 @@ then
 
    \phi_{t+1} = \phi_t + \alpha(\theta_{t,k}-\phi_t), \qquad \theta_{t+1,0} = \phi_{t+1}
 
-(chapter 23, equation E1). Core PyTorch (2.13) has no Lookahead. :class:`Lookahead` is a
+(chapter 23, ``c23-eq-lal-lookahead``). Core PyTorch (2.13) has no Lookahead. :class:`Lookahead` is a
 real :class:`torch.optim.Optimizer`: it shares its ``param_groups`` with the inner optimizer
 (so learning-rate schedulers and manual ``lr`` edits reach it), forwards closures, supports
 ``add_param_group``, and its ``state_dict`` holds the inner state, the slow weights and the
 position in the cycle, so a run resumed from it continues bit for bit.
 
 :func:`lookahead_variance_ratio` is the stationary variance ratio of the slow weights on the
-noisy quadratic (E3).
+noisy quadratic (chapter 23, ``c23-eq-lal-var-ratio``).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _check_alpha(alpha: Any) -> float:
 
 
 class Lookahead(Optimizer):
-    r"""Wrap any optimizer in Lookahead (equation E1 of chapter 23).
+    r"""Wrap any optimizer in Lookahead (chapter 23, ``c23-eq-lal-lookahead``).
 
     Every call of :meth:`step` runs one step of the inner optimizer on the fast weights;
     every ``k``-th call then moves the slow weights a fraction ``alpha`` towards the fast
@@ -233,7 +233,7 @@ class Lookahead(Optimizer):
 
 
 def lookahead_variance_ratio(k: int, alpha: float, beta: float) -> float:
-    r"""Stationary variance of Lookahead's slow weights over that of SGD (equation E3).
+    r"""Stationary variance of Lookahead's slow weights over that of SGD (chapter 23, ``c23-eq-lal-var-ratio``).
 
     On the noisy quadratic :math:`\tfrac a2(x-c)^2`, :math:`c\sim\mathcal N(0,\sigma^2)`
     drawn afresh at every step, SGD with step :math:`\gamma` contracts by

@@ -2,7 +2,7 @@
 
 Chapter *05 · Entropy normalization*. A distribution :math:`p` on :math:`n` outcomes is
 mapped to :math:`\\tilde p_\\gamma = p^\\gamma / \\sum_j p_j^\\gamma
-= \\mathrm{softmax}(\\gamma \\log p)` (E2, temperature scaling of the logits
+= \\mathrm{softmax}(\\gamma \\log p)` (``c05-eq-power``, temperature scaling of the logits
 :math:`\\log p` with :math:`T = 1/\\gamma`), and :math:`\\gamma` is chosen so that the
 entropy :math:`\\mathcal H(\\tilde p_\\gamma)` equals a prescribed target
 :math:`\\mathcal H^*`.
@@ -13,19 +13,20 @@ Everything is computed in log space on the logits :math:`z = \\log p` (zeros of
 - \\Gamma\\,\\mathbb E_{\\tilde p_\\Gamma}[z]` is a sum of two non-negative terms and
 never underflows.
 
-Equations implemented (numbers of the chapter):
+Equations implemented (MyST labels of the chapter's equations and theorems):
 
-* :math:`\\mathcal H(p) = -\\sum_i p_i\\log p_i` with :math:`0\\log 0 = 0` (E1),
+* :math:`\\mathcal H(p) = -\\sum_i p_i\\log p_i` with :math:`0\\log 0 = 0` (``c05-eq-entropy``),
   :func:`entropy`, :func:`entropy_from_logits`;
-* the power transform (E2), :func:`power_transform`;
-* :math:`\\mathcal H_\\gamma` (E4), :func:`power_entropy`, and its exact derivative
+* the power transform (``c05-eq-power``), :func:`power_transform`;
+* :math:`\\mathcal H_\\gamma` (``c05-eq-h-gamma``), :func:`power_entropy`, and its exact derivative
   :math:`\\mathrm d\\mathcal H_\\gamma/\\mathrm d\\gamma
-  = -\\gamma\\,\\mathrm{Var}_{\\tilde p_\\gamma}[\\log p]` (E5),
-  :func:`power_entropy_derivative`;
-* the attainable range :math:`(\\log k_{\\max}, \\log|\\mathrm{supp}\\,p|)` (E3),
+  = -\\gamma\\,\\mathrm{Var}_{\\tilde p_\\gamma}[\\log p]` (theorem
+  ``c05-thm-dh``), :func:`power_entropy_derivative`;
+* the attainable range :math:`(\\log k_{\\max}, \\log|\\mathrm{supp}\\,p|)` (from the
+  :math:`\\gamma\\to\\infty` limit ``c05-eq-limits``),
   :func:`entropy_range`;
-* the post's iteration (E7) literally, :func:`post_newton_trace`, and a robust solver
-  for :math:`\\Gamma` (bracketed, safeguarded Newton, E8), :func:`entropy_normalize`.
+* the post's iteration (``c05-eq-post-iteration``) literally, :func:`post_newton_trace`, and a robust solver
+  for :math:`\\Gamma` (bracketed, safeguarded Newton; theorem ``c05-thm-newton``), :func:`entropy_normalize`.
 
 Inputs are tensors of ``torch.float32`` or ``torch.float64`` (array-likes of floats become
 ``float64`` tensors) on any device; the distribution runs along ``dim`` and every other
@@ -182,7 +183,7 @@ def _evaluate(zf: torch.Tensor, supp: torch.Tensor, g: torch.Tensor,
     """Entropy, variance of ``z`` and log-probabilities of ``softmax(g z)`` (last axis).
 
     ``zf`` as returned by :func:`_prepare`; ``g`` broadcasts against the batch shape.
-    :math:`H = \\log\\sum e^{g z} - g\\,E[z]` (E4 in log space) and
+    :math:`H = \\log\\sum e^{g z} - g\\,E[z]` (chapter 05, ``c05-eq-h-gamma`` in log space) and
     :math:`\\mathrm{Var}[z] = E[(z - E z)^2]`, centred for accuracy.
     """
     neg_inf = torch.full((), -math.inf, dtype=zf.dtype, device=zf.device)
@@ -198,7 +199,7 @@ def _evaluate(zf: torch.Tensor, supp: torch.Tensor, g: torch.Tensor,
 
 # --------------------------------------------------------------------------- entropy
 def entropy(p: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Shannon entropy :math:`\\mathcal H(p) = -\\sum_i p_i \\log p_i` in nats (E1).
+    """Shannon entropy :math:`\\mathcal H(p) = -\\sum_i p_i \\log p_i` in nats (chapter 05, ``c05-eq-entropy``).
 
     Uses :math:`0 \\log 0 = 0`, so zero probabilities contribute nothing.
 
@@ -227,7 +228,7 @@ def entropy(p: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
 
 def entropy_from_logits(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Entropy of :math:`\\mathrm{softmax}(z)` computed from the logits (E1 in log space).
+    """Entropy of :math:`\\mathrm{softmax}(z)` computed from the logits (chapter 05, ``c05-eq-entropy`` in log space).
 
     :math:`\\mathcal H = \\log\\sum_j e^{z_j} - \\sum_i q_i z_i` with
     :math:`q = \\mathrm{softmax}(z)`; logits of :math:`-\\infty` are probability-0 outcomes.
@@ -275,7 +276,7 @@ def _power_setup(p: Any, gamma: Any, dim: Any) -> tuple[torch.Tensor, torch.Tens
 
 
 def power_transform(p: torch.Tensor, gamma: float | torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Power transform :math:`\\tilde p_i = p_i^\\gamma / \\sum_j p_j^\\gamma` (E2).
+    """Power transform :math:`\\tilde p_i = p_i^\\gamma / \\sum_j p_j^\\gamma` (chapter 05, ``c05-eq-power``).
 
     Computed as :math:`\\mathrm{softmax}(\\gamma \\log p)` on the support of :math:`p`
     (zeros stay zero for every :math:`\\gamma`; :math:`\\gamma = 0` gives the uniform
@@ -314,7 +315,7 @@ def power_transform(p: torch.Tensor, gamma: float | torch.Tensor, dim: int = -1)
 
 
 def power_entropy(p: torch.Tensor, gamma: float | torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Entropy :math:`\\mathcal H_\\gamma` of the power transform of ``p`` (E4).
+    """Entropy :math:`\\mathcal H_\\gamma` of the power transform of ``p`` (chapter 05, ``c05-eq-h-gamma``).
 
     .. math::
         \\mathcal H_\\gamma = \\log\\sum_i p_i^\\gamma
@@ -344,7 +345,7 @@ def power_entropy(p: torch.Tensor, gamma: float | torch.Tensor, dim: int = -1) -
 
 def power_entropy_derivative(p: torch.Tensor, gamma: float | torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Exact derivative :math:`\\mathrm d\\mathcal H_\\gamma / \\mathrm d\\gamma
-    = -\\gamma\\,\\mathrm{Var}_{\\tilde p_\\gamma}[\\log p]` (E5).
+    = -\\gamma\\,\\mathrm{Var}_{\\tilde p_\\gamma}[\\log p]` (theorem ``c05-thm-dh`` of chapter 05).
 
     Non-positive for :math:`\\gamma \\ge 0`, and zero for :math:`\\gamma > 0` only when
     :math:`p` is constant on its support.
@@ -371,7 +372,7 @@ def power_entropy_derivative(p: torch.Tensor, gamma: float | torch.Tensor, dim: 
 
 def entropy_range(p: torch.Tensor | None = None, *, logits: torch.Tensor | None = None,
                   dim: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Range of entropies reachable by the power transform with :math:`\\gamma > 0` (E3).
+    """Range of entropies reachable by the power transform with :math:`\\gamma > 0` (chapter 05, ``c05-eq-limits``).
 
     :math:`\\mathcal H_\\gamma` decreases from :math:`\\log|\\mathrm{supp}\\,p|` (as
     :math:`\\gamma \\to 0^+`) to :math:`\\log k_{\\max}` (as :math:`\\gamma \\to \\infty`),
@@ -426,7 +427,7 @@ def _range(zf: torch.Tensor, supp: torch.Tensor) -> tuple[torch.Tensor, torch.Te
 # --------------------------------------------------------------------------- the post's iteration
 def post_newton_trace(p: torch.Tensor, target: float | torch.Tensor, n_iter: int = 10,
                       dim: int = -1) -> PostNewtonTrace:
-    """The post's iteration (E7), run literally for ``n_iter`` steps, for demonstrations.
+    """The post's iteration (chapter 05, ``c05-eq-post-iteration``), run literally for ``n_iter`` steps, for demonstrations.
 
     Each step computes, on the current distribution :math:`p` (in ``p``'s dtype),
 
@@ -506,9 +507,10 @@ def entropy_normalize(p: torch.Tensor | None = None, *, logits: torch.Tensor | N
     Finds the total exponent :math:`\\Gamma > 0` with
     :math:`\\mathcal H(\\mathrm{softmax}(\\Gamma z)) = \\mathcal H^*` for the logits
     :math:`z = \\log p`, and returns :math:`\\tilde p = \\mathrm{softmax}(\\Gamma z)`
-    (E2, E8). :math:`\\mathcal H(\\Gamma)` is strictly decreasing (E5), so the root is
-    unique; it exists exactly when :math:`\\log k_{\\max} < \\mathcal H^* <
-    \\log|\\mathrm{supp}\\,p|` (E3, see :func:`entropy_range`).
+    (chapter 05: ``c05-eq-power``; Newton's method in :math:`\\Gamma`, theorem
+    ``c05-thm-newton``). :math:`\\mathcal H(\\Gamma)` is strictly decreasing (theorem
+    ``c05-thm-dh``), so the root is unique; it exists exactly when :math:`\\log k_{\\max} < \\mathcal H^* <
+    \\log|\\mathrm{supp}\\,p|` (``c05-eq-limits``, see :func:`entropy_range`).
 
     The methods:
 
@@ -517,7 +519,7 @@ def entropy_normalize(p: torch.Tensor | None = None, *, logits: torch.Tensor | N
         equation :math:`\\log(\\mathcal H(\\Gamma) - \\log k_{\\max}) =
         \\log(\\mathcal H^* - \\log k_{\\max})` (the logarithm straightens the exponential
         tail at large :math:`\\Gamma`), with :math:`\\mathcal H' = -\\Gamma\\,
-        \\mathrm{Var}(z)` (E5). Every evaluation narrows a bracket
+        \\mathrm{Var}(z)` (theorem ``c05-thm-dh``). Every evaluation narrows a bracket
         :math:`[\\Gamma_{lo}, \\Gamma_{hi}] \\subset [0, \\infty]`; a Newton step that
         leaves it, or that follows a step which did not halve
         :math:`|\\mathcal H - \\mathcal H^*|`, is replaced by growth (doubling, then
@@ -531,7 +533,7 @@ def entropy_normalize(p: torch.Tensor | None = None, *, logits: torch.Tensor | N
         one distribution at a time in NumPy float64 on the CPU, to
         :math:`\\Gamma` within 4 machine epsilons. Slow; for checks and benchmarks.
     ``"post_newton"``
-        The post's iteration (E7) literally, on probabilities, stopped per distribution
+        The post's iteration (``c05-eq-post-iteration``) literally, on probabilities, stopped per distribution
         once within ``tol``. It breaks down on zeros, underflow and uniform inputs (see
         :func:`post_newton_trace`); then :class:`FloatingPointError` is raised.
 
@@ -721,7 +723,7 @@ def _solve_bracketed(zf: torch.Tensor, supp: torch.Tensor, tgt: torch.Tensor, lo
                 f"logits differ by less than ~1e-300 times max(1, their spread)); choose a larger target"
             )
         if newton:
-            # Newton in Gamma on log(H - H_inf) = log(H* - H_inf), with dH/dGamma = -W/Gamma (E5);
+            # Newton in Gamma on log(H - H_inf) = log(H* - H_inf), with dH/dGamma = -W/Gamma (chapter 05, c05-thm-dh);
             # rejected when it leaves the bracket, or when the last step did not halve |H - H*|
             # (Newton can cycle between the two sides of the root without converging)
             excess = h - lo_act
@@ -794,7 +796,7 @@ def _solve_brentq(zf: torch.Tensor, supp: torch.Tensor, tgt: torch.Tensor, const
 
 def _solve_post(zf: torch.Tensor, supp: torch.Tensor, tgt: torch.Tensor, const: torch.Tensor,
                 tol: float, max_iter: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The post's iteration E7 on probabilities, stopped per row within ``tol``."""
+    """The post's iteration (chapter 05, ``c05-eq-post-iteration``) on probabilities, stopped per row within ``tol``."""
     rows = zf.shape[0]
     dt, dev = zf.dtype, zf.device
     neg_inf = torch.full((), -math.inf, dtype=dt, device=dev)

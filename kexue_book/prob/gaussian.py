@@ -8,14 +8,14 @@ floating dtype it is given; array-likes that are not tensors become ``float64``.
 
 Equations implemented (labels of the chapter's equations in parentheses):
 
-* entropy :math:`\\tfrac d2(1+\\log 2\\pi)+\\tfrac12\\log\\det\\Sigma` (``eq-entropy``),
+* entropy :math:`\\tfrac d2(1+\\log 2\\pi)+\\tfrac12\\log\\det\\Sigma` (``c04-eq-entropy``),
   :func:`gaussian_entropy`;
-* :math:`KL(p\\|q)` (``eq-kl``), :func:`gaussian_kl`;
-* Bhattacharyya distance (``eq-bd``) and squared Hellinger distance :math:`1-e^{-BD}`,
+* :math:`KL(p\\|q)` (``c04-eq-kl``), :func:`gaussian_kl`;
+* Bhattacharyya distance (``c04-eq-bd``) and squared Hellinger distance :math:`1-e^{-BD}`,
   :func:`gaussian_bhattacharyya`, :func:`gaussian_hellinger_sq`;
-* :math:`W_2^2` in its three equivalent forms (``eq-w2-v1``, ``eq-w2-v2`` and the nuclear norm),
+* :math:`W_2^2` in its three equivalent forms (``c04-eq-w2-v1``, ``c04-eq-w2-v2`` and the nuclear norm),
   :func:`trace_sqrt_product`, :func:`gaussian_w2_sq`;
-* the optimal transport map :math:`T(x)=Ax+b` (``eq-map``), :func:`gaussian_w2_map`;
+* the optimal transport map :math:`T(x)=Ax+b` (``c04-eq-map``), :func:`gaussian_w2_map`;
 * helpers: :func:`psd_sqrt`, :func:`sample_gaussian`, :func:`random_orthogonal`,
   :func:`random_spd`.
 
@@ -221,7 +221,7 @@ def _eigvalsh(x: torch.Tensor) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- entropy, KL, BD
 def gaussian_entropy(cov: Any) -> torch.Tensor:
-    """Differential entropy of :math:`N(\\mu, \\Sigma)` in nats (chapter 04, ``eq-entropy``).
+    """Differential entropy of :math:`N(\\mu, \\Sigma)` in nats (chapter 04, ``c04-eq-entropy``).
 
     .. math:: \\mathcal H = \\tfrac d2 (1 + \\log 2\\pi) + \\tfrac12 \\log\\det\\Sigma,
 
@@ -251,7 +251,7 @@ def gaussian_entropy(cov: Any) -> torch.Tensor:
 
 
 def gaussian_kl(mu_p: Any, cov_p: Any, mu_q: Any, cov_q: Any) -> torch.Tensor:
-    """Kullback-Leibler divergence :math:`KL(p\\|q)` of two Gaussians (chapter 04, ``eq-kl``).
+    """Kullback-Leibler divergence :math:`KL(p\\|q)` of two Gaussians (chapter 04, ``c04-eq-kl``).
 
     .. math::
         KL = \\tfrac12\\big[\\Delta^\\top\\Sigma_q^{-1}\\Delta - \\log\\det(\\Sigma_q^{-1}\\Sigma_p)
@@ -294,7 +294,7 @@ def gaussian_kl(mu_p: Any, cov_p: Any, mu_q: Any, cov_q: Any) -> torch.Tensor:
 
 
 def gaussian_bhattacharyya(mu_p: Any, cov_p: Any, mu_q: Any, cov_q: Any) -> torch.Tensor:
-    """Bhattacharyya distance :math:`BD = -\\log\\int\\sqrt{p q}` of two Gaussians (chapter 04, ``eq-bd``).
+    """Bhattacharyya distance :math:`BD = -\\log\\int\\sqrt{p q}` of two Gaussians (chapter 04, ``c04-eq-bd``).
 
     .. math::
         BD = \\tfrac12 \\log\\frac{\\det\\Sigma}{\\sqrt{\\det\\Sigma_p\\det\\Sigma_q}}
@@ -425,16 +425,16 @@ def _trace_sqrt_product(cp: torch.Tensor, cq: torch.Tensor, method: str) -> torc
 
 def trace_sqrt_product(cov_p: Any, cov_q: Any, method: W2Method = "eigh") -> torch.Tensor:
     """The cross term :math:`\\mathrm{Tr}\\big((\\Sigma_p^{1/2}\\Sigma_q\\Sigma_p^{1/2})^{1/2}\\big)`
-    of :math:`W_2^2` (chapter 04, ``eq-w2-v1``, ``eq-w2-v2``, ``eq-forms-equal``), by one of three equal routes.
+    of :math:`W_2^2` (chapter 04, ``c04-eq-w2-v1``, ``c04-eq-w2-v2``, ``c04-eq-forms-equal``), by one of three equal routes.
 
     * ``"eigh"`` (default): eigenvalues of the symmetric PSD matrix
       :math:`\\Sigma_p^{1/2}\\Sigma_q\\Sigma_p^{1/2}`, clamped at 0, square-rooted and summed
-      (``eq-w2-v1``). Any factor :math:`F F^\\top = \\Sigma_p` gives the same eigenvalues
+      (``c04-eq-w2-v1``). Any factor :math:`F F^\\top = \\Sigma_p` gives the same eigenvalues
       (:math:`F^\\top\\Sigma_q F` and :math:`\\Sigma_q F F^\\top` share their eigenvalues), so the Cholesky
       factor is used where :math:`\\Sigma_p` is positive definite and the PSD root elsewhere.
     * ``"frechet"``: :math:`\\mathrm{Re}\\,\\mathrm{Tr}\\big((\\Sigma_p\\Sigma_q)^{1/2}\\big)` with the
       principal root, i.e. the sum of the principal square roots of the eigenvalues of the
-      non-symmetric product :math:`\\Sigma_p\\Sigma_q` (``eq-w2-v2``, the FID form). Intended for
+      non-symmetric product :math:`\\Sigma_p\\Sigma_q` (``c04-eq-w2-v2``, the FID form). Intended for
       positive-definite inputs: with a singular covariance the product can be defective and
       its computed zero eigenvalues, hence their roots, lose accuracy.
     * ``"nuclear"``: the nuclear norm :math:`\\|\\Sigma_p^{1/2}\\Sigma_q^{1/2}\\|_*` (sum of
@@ -475,7 +475,7 @@ def trace_sqrt_product(cov_p: Any, cov_q: Any, method: W2Method = "eigh") -> tor
 def gaussian_w2_sq(
     mu_p: Any, cov_p: Any, mu_q: Any, cov_q: Any, method: W2Method = "eigh"
 ) -> torch.Tensor:
-    """Squared 2-Wasserstein distance between two Gaussians (chapter 04, ``eq-w2-v1`` and ``eq-w2-v2``).
+    """Squared 2-Wasserstein distance between two Gaussians (chapter 04, ``c04-eq-w2-v1`` and ``c04-eq-w2-v2``).
 
     .. math::
         W_2^2 = \\|\\mu_p - \\mu_q\\|^2 + \\mathrm{Tr}\\,\\Sigma_p + \\mathrm{Tr}\\,\\Sigma_q
@@ -518,7 +518,7 @@ def gaussian_w2_sq(
 def gaussian_w2_map(
     mu_p: Any, cov_p: Any, mu_q: Any, cov_q: Any
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The optimal transport map :math:`T(x) = Ax + b` from :math:`p` to :math:`q` (chapter 04, ``eq-map``).
+    """The optimal transport map :math:`T(x) = Ax + b` from :math:`p` to :math:`q` (chapter 04, ``c04-eq-map``).
 
     .. math::
         A = \\Sigma_p^{-1/2}\\big(\\Sigma_p^{1/2}\\Sigma_q\\Sigma_p^{1/2}\\big)^{1/2}\\Sigma_p^{-1/2},

@@ -9,6 +9,8 @@ For kernels :math:`k` on :math:`x` and :math:`l` on :math:`y`, and independent c
                    - 2\,\mathbb E[k_{12} l_{13}],
    \qquad k_{ij} = k(x_i, x_j),\; l_{ij} = l(y_i, y_j).
 
+This is ``c06-eq-hsic-pop`` of chapter 06.
+
 For a *characteristic* kernel (Gaussian, Laplacian) on each variable, HSIC vanishes if and
 only if :math:`x` and :math:`y` are independent; for the linear kernel it is
 :math:`\|\mathrm{Cov}(x, y)\|_F^2` and misses every non-linear dependence.
@@ -16,10 +18,11 @@ only if :math:`x` and :math:`y` are independent; for the linear kernel it is
 From a sample of :math:`n` pairs with Gram matrices :math:`K, L` and the centring matrix
 :math:`J = I - \mathbf 1\mathbf 1^\top/n` there are three estimators:
 
-* :func:`hsic_v`, the V-statistic :math:`\mathrm{tr}(KJLJ)/n^2` (biased, :math:`O(1/n)`);
+* :func:`hsic_v`, the V-statistic :math:`\mathrm{tr}(KJLJ)/n^2` (``c06-eq-hsic-v``; biased,
+  :math:`O(1/n)`);
 * :func:`hsic_gretton`, :math:`\mathrm{tr}(KJLJ)/(n-1)^2` (Gretton et al. 2005; also the
   kexue.fm post's estimator; biased, :math:`O(1/n)`, although the post calls it unbiased);
-* :func:`hsic_u`, the U-statistic of Song et al. (2012), exactly unbiased.
+* :func:`hsic_u`, the U-statistic of Song et al. (2012) (``c06-eq-hsic-u``), exactly unbiased.
 
 All three run in :math:`O(n^2)` time: the centring matrix is never formed, the Gram matrix
 is centred in place of it (:func:`double_center`, :func:`u_center`). Inputs and outputs are
@@ -401,7 +404,7 @@ def _inner(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 def hsic_v(K: Any, L: Any) -> torch.Tensor:
     r"""V-statistic (biased) HSIC, :math:`\mathrm{tr}(KJLJ)/n^2`, in :math:`O(n^2)`.
 
-    Equals the plug-in estimate of the population formula,
+    Equals the plug-in estimate of the population formula (chapter 06, ``c06-eq-hsic-pop``),
     :math:`\tfrac1{n^2}\mathrm{tr}(KL) + \tfrac1{n^4}\mathbf 1^\top K\mathbf 1\,\mathbf 1^\top L\mathbf 1
     - \tfrac2{n^3}\mathbf 1^\top KL\mathbf 1`, computed as
     :math:`\sum_{ij}(JKJ)_{ij}(JLJ)_{ij}/n^2` (both centred, which keeps the cancellation small).
@@ -444,7 +447,7 @@ def hsic_gretton(K: Any, L: Any) -> torch.Tensor:
 
 
 def hsic_u(K: Any, L: Any) -> torch.Tensor:
-    r"""Unbiased U-statistic HSIC of Song et al. (2012), in :math:`O(n^2)`.
+    r"""Unbiased U-statistic HSIC of Song et al. (2012), in :math:`O(n^2)` (chapter 06, ``c06-eq-hsic-u``).
 
     With :math:`\tilde K, \tilde L` the matrices with zeroed diagonals,
 

@@ -10,15 +10,17 @@ gives a function as smooth as :math:`\\varphi_w` that tends to :math:`f` at its 
 points (chapter *07 · Dirac smoothing*). This module holds the kernels, a generic numerical
 convolution and the closed forms the chapter derives:
 
-* kernels (E3): :func:`logistic_delta`, :func:`gaussian_delta`, :func:`lorentz_delta`, with
+* kernels (``c07-eq-delta-logistic``, ``c07-eq-delta-gauss``, ``c07-eq-delta-lorentz``):
+  :func:`logistic_delta`, :func:`gaussian_delta`, :func:`lorentz_delta`, with
   their CDFs :func:`kernel_cdf` and absolute moments :func:`kernel_abs_moment` (a kernel can
   smooth a function growing like :math:`|x|^p` only if its :math:`p`-th absolute moment is
   finite; the Lorentzian has none of order :math:`\\ge 1`);
-* :func:`mollify`, a quadrature of the convolution integral (E2), for tests and figures;
-* ReLU smoothed by convolution: :func:`smooth_relu_logistic` (softplus, E4) and
-  :func:`smooth_relu_gaussian` (E5); ReLU smoothed through its step, :math:`x\\,\\Phi(x)`:
-  :func:`swish` and :func:`gelu_sigma` (E6);
-* the floor function smoothed by a finite sum of shifted CDFs: :func:`smooth_floor` (E9).
+* :func:`mollify`, a quadrature of the convolution integral (``c07-eq-mollify``), for tests and figures;
+* ReLU smoothed by convolution: :func:`smooth_relu_logistic` (softplus, ``c07-eq-softplus``)
+  and :func:`smooth_relu_gaussian` (``c07-eq-gauss-relu``); ReLU smoothed through its step, :math:`x\\,\\Phi(x)`:
+  :func:`swish` and :func:`gelu_sigma` (``c07-eq-product-route``);
+* the floor function smoothed by a finite sum of shifted CDFs: :func:`smooth_floor`
+  (``c07-eq-floor-truncated``, derived from ``c07-eq-floor-conv``).
 
 Widths are plain Python or NumPy real numbers; they must be finite and positive. Inputs
 ``x`` are tensors (array-likes become ``float64`` tensors, integer tensors the default
@@ -112,9 +114,9 @@ def _ndtr(z: torch.Tensor) -> torch.Tensor:
     return 0.5 * torch.special.erfc(-z / _SQRT2)
 
 
-# --------------------------------------------------------------------------- kernels (E3)
+# ------------------------------------------------- kernels (chapter 07, c07-eq-delta-*)
 def logistic_delta(u: Any, t: float = 1.0) -> torch.Tensor:
-    """Logistic nascent delta :math:`t\\,\\sigma(tu)\\,(1-\\sigma(tu)) = \\tfrac{d}{du}\\sigma(tu)` (E3).
+    """Logistic nascent delta :math:`t\\,\\sigma(tu)\\,(1-\\sigma(tu)) = \\tfrac{d}{du}\\sigma(tu)` (chapter 07, ``c07-eq-delta-logistic``).
 
     The density of a logistic variable of scale :math:`1/t`; tends to :math:`\\delta` as
     :math:`t \\to \\infty`. Evaluated as ``t * sigmoid(t*u) * sigmoid(-t*u)``, which neither
@@ -141,7 +143,7 @@ def logistic_delta(u: Any, t: float = 1.0) -> torch.Tensor:
 
 
 def gaussian_delta(u: Any, sigma: float = 1.0) -> torch.Tensor:
-    """Gaussian nascent delta :math:`e^{-u^2/2\\sigma^2}/(\\sqrt{2\\pi}\\,\\sigma)` (E3).
+    """Gaussian nascent delta :math:`e^{-u^2/2\\sigma^2}/(\\sqrt{2\\pi}\\,\\sigma)` (chapter 07, ``c07-eq-delta-gauss``).
 
     Parameters
     ----------
@@ -163,7 +165,7 @@ def gaussian_delta(u: Any, sigma: float = 1.0) -> torch.Tensor:
 
 
 def lorentz_delta(u: Any, a: float = 1.0) -> torch.Tensor:
-    """Lorentzian (Cauchy) nascent delta :math:`\\frac{1}{\\pi}\\frac{a}{u^2+a^2}` (E3).
+    """Lorentzian (Cauchy) nascent delta :math:`\\frac{1}{\\pi}\\frac{a}{u^2+a^2}` (chapter 07, ``c07-eq-delta-lorentz``).
 
     A valid nascent delta, but with tails so heavy that it has no finite mean: convolving it
     with any function that grows at least linearly (ReLU, the floor function) diverges. See
@@ -210,7 +212,9 @@ def kernel_density(u: Any, kernel: Kernel = "gaussian", width: float = 1.0) -> t
 
 
 def kernel_cdf(u: Any, kernel: Kernel = "gaussian", width: float = 1.0) -> torch.Tensor:
-    """CDF :math:`\\Phi_w(u) = \\int_{-\\infty}^u \\varphi_w`, the smoothed unit step (E3, E7).
+    """CDF :math:`\\Phi_w(u) = \\int_{-\\infty}^u \\varphi_w`, the smoothed unit step (chapter 07:
+    the steps whose derivatives are ``c07-eq-delta-gauss``, ``c07-eq-delta-logistic`` and
+    ``c07-eq-delta-lorentz``; the terms of the floor sum ``c07-eq-floor-conv``).
 
     ``"gaussian"``: :math:`\\tfrac12\\operatorname{erfc}(-u/(\\sqrt2 w))`; ``"logistic"``:
     :math:`\\sigma(u/w)`; ``"lorentz"``: :math:`\\tfrac12 + \\arctan(u/w)/\\pi`. Each tends to
@@ -277,7 +281,7 @@ def kernel_abs_moment(kernel: Kernel = "gaussian", width: float = 1.0, p: float 
     return w**p / math.cos(p * math.pi / 2)
 
 
-# --------------------------------------------------------------------------- mollify (E2)
+# -------------------------------------------------- mollify (chapter 07, c07-eq-mollify)
 def _nodes(kernel: str, nodes: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Quadrature points u_i of the unit-width kernel and weights w_i (sum 1): E f(x - Y) ~ sum w_i f(x - u_i)."""
     from scipy.special import roots_hermite, roots_legendre  # stable for large n (numpy's overflow)
@@ -304,7 +308,7 @@ def mollify(
     nodes: int = 64,
     growth: float = 0.0,
 ) -> torch.Tensor:
-    """Numerical convolution :math:`(f*\\varphi_w)(x) = \\mathbb{E}\\,f(x - wY)` (E2), for tests and figures.
+    """Numerical convolution :math:`(f*\\varphi_w)(x) = \\mathbb{E}\\,f(x - wY)` (chapter 07, ``c07-eq-mollify``), for tests and figures.
 
     The expectation over the unit kernel :math:`Y` is a fixed quadrature rule:
     Gauss–Hermite for the Gaussian kernel (exact for polynomials of degree below
@@ -411,7 +415,7 @@ def _probe_growth(f: Callable[[torch.Tensor], torch.Tensor], w: float, dtype: to
 
 # --------------------------------------------------------------------------- smoothed ReLU
 def smooth_relu_logistic(x: Any, t: float = 1.0) -> torch.Tensor:
-    """ReLU convolved with the logistic kernel: :math:`\\log(1+e^{tx})/t` (E4), i.e. softplus.
+    """ReLU convolved with the logistic kernel: :math:`\\log(1+e^{tx})/t` (chapter 07, ``c07-eq-softplus``), i.e. softplus.
 
     .. math:: \\int_0^\\infty t\\,\\sigma'(t(x-y))\\,y\\,dy = \\frac{\\log(1+e^{tx})}{t}.
 
@@ -473,7 +477,7 @@ def _h_neg(y: torch.Tensor) -> torch.Tensor:
 
 
 class _SmoothReluGaussian(torch.autograd.Function):
-    """x Phi(x/s) + s phi(x/s) with the exact derivative Phi(x/s) (E5)."""
+    """x Phi(x/s) + s phi(x/s) with the exact derivative Phi(x/s) (chapter 07, ``c07-eq-gauss-relu``)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, sigma: float) -> torch.Tensor:  # type: ignore[override]
@@ -489,7 +493,7 @@ class _SmoothReluGaussian(torch.autograd.Function):
 
 
 def smooth_relu_gaussian(x: Any, sigma: float = 1.0) -> torch.Tensor:
-    """ReLU convolved with the Gaussian kernel (E5).
+    """ReLU convolved with the Gaussian kernel (chapter 07, ``c07-eq-gauss-relu``).
 
     .. math:: \\int_0^\\infty \\frac{e^{-(x-y)^2/2\\sigma^2}}{\\sqrt{2\\pi}\\sigma}\\,y\\,dy
               = x\\,\\Phi(x/\\sigma) + \\sigma\\,\\varphi(x/\\sigma)
@@ -526,7 +530,7 @@ def smooth_relu_gaussian(x: Any, sigma: float = 1.0) -> torch.Tensor:
 
 
 def swish(x: Any, t: float = 1.0) -> torch.Tensor:
-    """Swish :math:`x\\,\\sigma(tx)`: ReLU written as :math:`x\\,\\theta(x)` with a logistic step (E6).
+    """Swish :math:`x\\,\\sigma(tx)`: ReLU written as :math:`x\\,\\theta(x)` with a logistic step (chapter 07, ``c07-eq-product-route``).
 
     ``t=1`` is SiLU and calls ``torch.nn.functional.silu``. Not a convolution of ReLU:
     it dips below zero (minimum :math:`\\approx -0.278/t` at :math:`x \\approx -1.278/t`).
@@ -553,7 +557,7 @@ def swish(x: Any, t: float = 1.0) -> torch.Tensor:
 
 
 def gelu_sigma(x: Any, sigma: float = 1.0) -> torch.Tensor:
-    """:math:`x\\,\\Phi(x/\\sigma)`: ReLU as :math:`x\\,\\theta(x)` with a Gaussian step (E6); GELU at ``sigma=1``.
+    """:math:`x\\,\\Phi(x/\\sigma)`: ReLU as :math:`x\\,\\theta(x)` with a Gaussian step (chapter 07, ``c07-eq-product-route``); GELU at ``sigma=1``.
 
     Computed as ``x * erfc(-x / (sqrt(2) sigma)) / 2``, which keeps relative accuracy for
     very negative ``x`` (``torch.nn.functional.gelu`` returns ``-0.0`` below about ``-8.3``
@@ -578,7 +582,7 @@ def gelu_sigma(x: Any, sigma: float = 1.0) -> torch.Tensor:
     return x * _ndtr(x / sigma)
 
 
-# --------------------------------------------------------------------------- floor (E7-E9)
+# ------------------------- floor (chapter 07, c07-eq-floor-conv to c07-eq-floor-truncated)
 def _floor_window(t: float, cdf: str) -> int:
     """Half-width J (in integers) beyond which the CDF terms are below 2^-60 in total."""
     if cdf == "logistic":
@@ -595,7 +599,7 @@ def smooth_floor(
     cdf: Literal["logistic", "gaussian"] = "logistic",
     check_range: bool = False,
 ) -> torch.Tensor:
-    """Smoothed floor function (E9): :math:`\\sum_{n=-M}^{0}[\\Phi(x-n)-1] + \\sum_{n=1}^{N}\\Phi(x-n)`.
+    """Smoothed floor function (chapter 07, ``c07-eq-floor-truncated``): :math:`\\sum_{n=-M}^{0}[\\Phi(x-n)-1] + \\sum_{n=1}^{N}\\Phi(x-n)`.
 
     :math:`\\Phi(u) = \\sigma(tu)` (``cdf="logistic"``) or the normal CDF
     :math:`\\Phi_{\\mathcal N}(tu)` (``cdf="gaussian"``, kernel standard deviation
