@@ -1,4 +1,4 @@
-"""Input checks shared by the package's modules (private): float tensors, integers, generators."""
+"""Input checks shared by the package's modules (private): float tensors, finiteness, integers, generators."""
 
 from __future__ import annotations
 
@@ -37,6 +37,18 @@ def as_float_tensor(x: Any, name: str) -> torch.Tensor:
             f"(cast explicitly, e.g. {name}.double())"
         )
     return t
+
+
+def all_finite(t: torch.Tensor) -> bool:
+    """True iff every entry of ``t`` is finite (True for an empty tensor); one reduction usually.
+
+    A NaN or an infinity anywhere makes the sum non-finite, so a finite sum proves
+    finiteness. Only when the sum is not finite (a bad entry, or an overflow of the sum of
+    huge but finite entries) does the elementwise test run.
+    """
+    if t.numel() == 0 or bool(torch.isfinite(t.sum())):
+        return True
+    return bool(torch.isfinite(t).all())
 
 
 def check_int(value: Any, name: str, minimum: int) -> int:

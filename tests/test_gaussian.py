@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from scipy.stats import multivariate_normal, norm
 from torch.distributions import MultivariateNormal, kl_divergence
 
+from kexue_book._checks import check_generator
 from kexue_book.prob import gaussian as G
 
 F64 = torch.float64
@@ -393,7 +394,7 @@ def test_sampler_and_generator_bad_input():
     with pytest.raises(ValueError, match="do not broadcast"):
         G.sample_gaussian(mp.expand(2, 3), cp.expand(4, 3, 3), 3)
     with pytest.raises(ValueError, match="generator is on cpu"):
-        G._check_generator(torch.Generator(), torch.device("cuda"))
+        check_generator(torch.Generator(), torch.device("cuda"), "the output is")  # the check the sampler calls
 
 
 def test_gram_schmidt_is_the_positive_diagonal_qr_factor():

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
 import jupytext
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,12 +36,12 @@ if importlib.util.find_spec("kexue_book") is None:
 
 
 def repository_url() -> str:
-    """``repository: url:`` of ``_config.yml`` (read without a YAML dependency)."""
-    text = (ROOT / "_config.yml").read_text(encoding="utf-8")
-    m = re.search(r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*(\S+)", text, flags=re.M)
-    if not m:
-        raise SystemExit("_config.yml has no repository: url:")
-    return m.group(1)
+    """``repository: url:`` of ``_config.yml``."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    try:
+        return config["repository"]["url"]
+    except (KeyError, TypeError):
+        raise SystemExit("_config.yml has no repository: url:") from None
 
 
 def install_cell() -> str:

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from kexue_book._checks import all_finite
+
 __all__ = [
     "accuracy",
     "analytic_logistic",
@@ -69,9 +71,7 @@ def _as_float(x: Any, name: str, ndim: int | tuple[int, ...]) -> torch.Tensor:
         raise TypeError(f"{name} must hold real numbers, got dtype {t.dtype}")
     if not t.is_floating_point():
         t = t.to(torch.float64)
-    # one reduction instead of an elementwise mask: a NaN or Inf entry makes the sum non-finite
-    # (the full check then only runs to rule out an overflow of the sum of finite entries)
-    if t.numel() and not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
+    if not all_finite(t):
         raise ValueError(f"{name} contains NaN or Inf; all entries must be finite")
     return t
 

@@ -564,11 +564,6 @@ def gaussian_w2_map(
 
 
 # --------------------------------------------------------------------------- sampling helpers
-def _check_generator(generator: Any, device: torch.device) -> None:
-    """``None`` or a :class:`torch.Generator` on the output's device type (shared check)."""
-    check_generator(generator, device, "the output is")
-
-
 def _check_batch_shape(batch_shape: Any) -> tuple[int, ...]:
     if isinstance(batch_shape, (int, np.integer)) and not isinstance(batch_shape, bool):
         batch_shape = (batch_shape,)
@@ -619,7 +614,7 @@ def sample_gaussian(
     c = _check_cov(c, "cov")
     _check_psd(c, "cov")
     m = _check_mean(m, "mu", c.shape[-1], "cov")
-    _check_generator(generator, c.device)
+    check_generator(generator, c.device, "the output is")
     try:
         batch = torch.broadcast_shapes(m.shape[:-1], c.shape[:-2])
     except RuntimeError as exc:
@@ -674,7 +669,7 @@ def random_orthogonal(
     dev = torch.device(device) if device is not None else (
         generator.device if isinstance(generator, torch.Generator) else torch.device("cpu")
     )
-    _check_generator(generator, dev)
+    check_generator(generator, dev, "the output is")
     g = torch.randn((*shape, d, d), generator=generator, dtype=dtype, device=dev)
     if dev.type == "cuda" and len(shape) > 0 and math.prod(shape) > 1:
         return _gram_schmidt(g)

@@ -43,7 +43,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from kexue_book._checks import check_generator, check_int
+from kexue_book._checks import all_finite, check_generator, check_int
 
 __all__ = [
     "ESTIMATORS",
@@ -94,8 +94,7 @@ def _as_float_tensor(x: Any, name: str) -> torch.Tensor:
         raise TypeError(f"{name} has dtype {t.dtype}; expected real numbers")
     if not t.is_floating_point():
         t = t.to(torch.float64)
-    # fast path: the sum of finite numbers is finite unless it overflows; check fully only then
-    if t.numel() and not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
+    if not all_finite(t):
         raise ValueError(f"{name} contains NaN or Inf; all entries must be finite")
     return t
 

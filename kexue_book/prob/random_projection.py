@@ -33,10 +33,13 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from scipy import integrate as _integrate
 from scipy import optimize as _optimize
 from scipy import special as _special
 from scipy import stats as _stats
+
+from kexue_book._checks import all_finite
 
 __all__ = [
     "code_cosine",
@@ -152,21 +155,9 @@ def _check_matrix(x: Any, name: str, *, finite: bool = True) -> torch.Tensor:
         raise TypeError(f"{name} must have a floating dtype, got {x.dtype}")
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"{name} must be non-empty, got shape {tuple(x.shape)}")
-    if finite and not _all_finite(x):
+    if finite and not all_finite(x):
         raise ValueError(f"{name} contains NaN or infinite entries")
     return x
-
-
-def _all_finite(x: torch.Tensor) -> bool:
-    """True iff every entry is finite; one fast reduction in the common case.
-
-    A NaN or an infinity anywhere makes the sum NaN or infinite, so a finite sum proves
-    finiteness. Only when the sum is not finite (a bad entry, or an overflow of huge but
-    finite entries) is the elementwise test run.
-    """
-    if bool(torch.isfinite(x.sum())):
-        return True
-    return bool(torch.isfinite(x).all())
 
 
 def _check_float_dtype(dtype: Any) -> torch.dtype:
@@ -859,7 +850,7 @@ def code_cosine(S1: torch.Tensor, S2: torch.Tensor) -> torch.Tensor:
             raise TypeError(f"{name} must be a torch.Tensor, got {type(s).__name__}")
         if s.ndim not in (1, 2) or s.shape[-1] == 0:
             raise ValueError(f"{name} must be 1-D or 2-D and non-empty, got shape {tuple(s.shape)}")
-        if s.is_floating_point() and not _all_finite(s):
+        if s.is_floating_point() and not all_finite(s):
             raise ValueError(f"{name} contains NaN or infinite entries")
     if S1.shape[-1] != S2.shape[-1]:
         raise ValueError(f"code lengths differ: S1 has {S1.shape[-1]} bits, S2 has {S2.shape[-1]}")
@@ -875,7 +866,7 @@ def _cos_like(x: Any, name: str) -> tuple[torch.Tensor, bool]:
     t = x if is_tensor else torch.as_tensor(_as_float_array(x, name))
     if not t.is_floating_point():
         t = t.to(torch.float64)
-    if not _all_finite(t):
+    if not all_finite(t):
         raise ValueError(f"{name} must be finite")
     if bool((t.abs() > 1 + _COS_TOL).any()):
         raise ValueError(f"{name}: every value must lie in [-1, 1] (tolerance {_COS_TOL:g})")
@@ -939,10 +930,6 @@ def cosine_from_sign_cosine(c: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- randomized SVD
-def _check_svd_input(M: Any) -> torch.Tensor:
-    return _check_matrix(M, "M")
-
-
 def randomized_svd(
     M: torch.Tensor,
     rank: int,
@@ -1015,7 +1002,7 @@ def randomized_svd(
     if not bool(torch.isfinite(y).all()):
         # Every entry of M enters some entry of Y with a nonzero Gaussian weight, so a NaN or
         # an infinity in M always shows in Y; a finite M can still overflow the product.
-        if not _all_finite(a):
+        if not all_finite(a):
             raise ValueError("M contains NaN or infinite entries")
         raise ValueError(f"M @ Omega overflows {a.dtype}: M's entries are too large; rescale M")
     for _ in range(q):
@@ -1085,7 +1072,7 @@ def post_random_svd(
     TypeError, ValueError
         If ``M`` is not a finite 2-D floating tensor or ``k`` is out of range.
     """
-    a = _check_svd_input(M)
+    a = _check_matrix(M, "M")
     kk = _check_int(k, "k", 1)
     if kk > a.shape[1]:
         raise ValueError(f"k={kk} exceeds the number of columns of M ({a.shape[1]})")
