@@ -336,6 +336,14 @@ class Runtime:
         _check_seed(self.seed + offset)
         return np.random.default_rng(self.seed + offset)
 
+    def synchronize(self) -> None:
+        """Wait for the kernels queued on this run's device (CUDA); nothing to do on the CPU.
+
+        Call it before reading a clock, so that a timing covers the work it launched.
+        """
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
     def provenance(self) -> dict[str, Any]:
         """:func:`provenance` for this run, wall time measured from setup."""
         return provenance(self.device, started=self.started) | {"chapter": self.chapter}

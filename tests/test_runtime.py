@@ -135,3 +135,15 @@ def test_provenance_commit_from_env(monkeypatch, tmp_path):
 def test_repo_root_found():
     root = runtime.repo_root()
     assert root is not None and (root / "_toc.yml").is_file()
+
+
+def test_synchronize_is_a_no_op_on_cpu_and_waits_on_cuda(monkeypatch):
+    monkeypatch.setenv("KEXUE_DEVICE", "cpu")
+    rt = runtime.setup("99-test", style=False)
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: calls.append(a))
+    rt.synchronize()
+    assert calls == []
+    rt.device = torch.device("cuda", 0)  # only the device type matters; no GPU is touched
+    rt.synchronize()
+    assert calls == [(torch.device("cuda", 0),)]
